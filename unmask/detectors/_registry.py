@@ -1,0 +1,74 @@
+"""The table of detectors: name → card (static facts + "module:attr" factory).
+
+Listing detectors reads this table only; a detector's module (and onnxruntime,
+PyAV, model weights) is imported when a scan first creates it. The table is the
+only module-level registry and is read-only after import.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from typing import TYPE_CHECKING
+
+from unmask.core import MediaKind
+from unmask.detectors._base import Detector, DetectorCard
+from unmask.errors import UsageError
+
+if TYPE_CHECKING:
+    from unmask.config import ScanOptions
+
+_ALL = frozenset(MediaKind)
+_IMAGE = frozenset({MediaKind.IMAGE})
+_VISUAL = frozenset({MediaKind.IMAGE, MediaKind.VIDEO})
+
+_CARDS: tuple[DetectorCard, ...] = (
+    DetectorCard(
+        name="c2pa",
+        version="1.0.0",
+        kinds=_ALL,
+        family="provenance",
+        summary="C2PA Content Credentials: signer, trust, hashes, actions and digitalSourceType (AI-generated or captured)",
+        factory="unmask.detectors.c2pa_manifest:create",
+    ),
+    DetectorCard(
+        name="watermark",
+        version="1.0.0",
+        kinds=_VISUAL,
+        family="provenance",
+        summary="Invisible generator watermarks: Stable Diffusion v1 and SDXL dwtDct",
+        factory="unmask.detectors.watermark:create",
+    ),
+    DetectorCard(
+        name="metadata",
+        version="1.0.0",
+        kinds=_ALL,
+        family="provenance",
+        summary="EXIF/XMP/IPTC DigitalSourceType, generator text chunks (A1111, ComfyUI, ...), editing software tags",
+        factory="unmask.detectors.metadata:create",
+    ),
+)
+
+_BY_NAME = {card.name: card for card in _CARDS}
+
+
+def list_detectors() -> tuple[DetectorCard, ...]:
+    """Every registered detector's card, in the order they run."""
+    return _CARDS
+
+
+def get_card(name: str) -> DetectorCard:
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, _BY_NAME, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else "run `unmask detectors` to list them"
+        raise UsageError(f"unknown detector {name!r}", hint=hint) from None
+
+
+def create(name: str, options: "ScanOptions") -> Detector:
+    """Import the detector's module and build it (loading weights on first use)."""
+    card = get_card(name)
+    module_name, _, attr = card.factory.partition(":")
+    factory = getattr(importlib.import_module(module_name), attr)
+    return factory(card, options)

@@ -1,0 +1,418 @@
+"""Open a user file safely: check access and limits, sniff the format, probe it, decode on demand.
+
+This is the only code that opens user files. Every failure becomes an
+``InputError`` subclass with a one-line message; third-party exceptions
+(Pillow, PyAV) are translated where they occur.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import stat
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from unmask.config import Limits
+from unmask.core import MediaInfo, MediaKind
+from unmask.errors import DecodeError, FileAccessError, LimitExceededError, UnsupportedMediaError
+from unmask.media.sniff import HEAD_BYTES, Sniffed, sniff
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+AUDIO_RATE_HZ = 16_000  # every audio detector works on 16 kHz mono float32 in [-1, 1]
+
+# A stream that decodes to less than this share of the duration its header declares
+# was cut short (truncated download, interrupted copy); analysing the remainder would
+# silently score a different file than the one the user has.
+MIN_DECODED_SHARE = 0.9
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One decoded video frame (or the single frame of an image)."""
+
+    index: int  # position among the sampled frames
+    pts_s: float  # presentation time in seconds from the start of the stream
+    rgb: np.ndarray  # (height, width, 3) uint8, read-only
+
+
+def _fmt_bytes(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n} B"
+
+
+class MediaItem:
+    """An opened, probed file. Decoding happens on demand and is cached where cheap.
+
+    Use ``open_media(path)`` to make one.
+    """
+
+    def __init__(self, path: Path, info: MediaInfo, limits: Limits, *, display_name: str | None = None) -> None:
+        self.path = path
+        self.info = info
+        self.limits = limits
+        self.display_name = display_name or str(path)
+        self._image: Image.Image | None = None
+        self._audio: np.ndarray | None = None
+
+    def __repr__(self) -> str:
+        return f"MediaItem({self.display_name!r}, {self.info.kind.value}/{self.info.format})"
+
+    @property
+    def kind(self) -> MediaKind:
+        return self.info.kind
+
+    # -- raw access -------------------------------------------------------------------------
+    def read_bytes(self) -> bytes:
+        """The whole file. Provenance detectors use it for images; prefer ``path`` for big files."""
+        return self.path.read_bytes()
+
+    # -- images -----------------------------------------------------------------------------
+    def pil(self) -> "Image.Image":
+        """The file opened with Pillow (not converted), for metadata; images only."""
+        self._require(MediaKind.IMAGE)
+        return _open_pil(self.path, self.limits)
+
+    def image(self) -> "Image.Image":
+        """The image as RGB (first frame of an animation), decoded once and cached."""
+        self._require(MediaKind.IMAGE)
+        if self._image is None:
+            im = _open_pil(self.path, self.limits)
+            try:
+                im.load()
+                if im.mode not in ("RGB",):
+                    im = _to_rgb(im)
+            except (OSError, SyntaxError, ValueError, EOFError) as exc:
+                raise DecodeError(f"the {self.info.format.upper()} image data is broken or truncated ({exc})") from exc
+            self._image = im
+        return self._image
+
+    # -- video ------------------------------------------------------------------------------
+    def frames(self, fps: float, *, max_frames: int | None = None) -> Iterator[Frame]:
+        """Decode the video as a stream and yield about ``fps`` frames per second, with timestamps.
+
+        Images yield their single frame. Nothing but the current frame is held in memory.
+        """
+        if self.kind is MediaKind.IMAGE:
+            yield Frame(0, 0.0, _readonly(np.asarray(self.image())))
+            return
+        self._require(MediaKind.VIDEO)
+        limit = min(max_frames or self.limits.max_frames, self.limits.max_frames)
+        yield from _iter_video_frames(self.path, fps, limit, self.limits, self.display_name)
+
+    # -- audio ------------------------------------------------------------------------------
+    def audio(self) -> np.ndarray:
+        """The audio (of a recording, or a video's first audio track) as 16 kHz mono float32, cached."""
+        if self.kind is MediaKind.IMAGE or (self.kind is MediaKind.VIDEO and not self.info.has_audio):
+            raise DecodeError(f"{self.display_name} has no audio track")
+        if self._audio is None:
+            self._audio = _readonly(_decode_audio(self.path, self.limits, self.info.duration_s))
+        return self._audio
+
+    def _require(self, kind: MediaKind) -> None:
+        if self.kind is not kind:
+            raise TypeError(f"{self!r} is {self.kind.value}, not {kind.value}")
+
+
+def open_media(path: str | os.PathLike[str], limits: Limits | None = None, *, display_name: str | None = None) -> MediaItem:
+    """Check, sniff and probe a file; raises an ``InputError`` subclass when it cannot be analysed.
+
+    Probing reads headers only, plus the cheap checks that catch truncated files:
+    images are fully decoded (needed by every image detector anyway), audio is
+    decoded to 16 kHz (cached for the voice detectors) and video is demuxed
+    without decoding to count what is really there.
+    """
+    limits = limits or Limits()
+    p = Path(path)
+    name = display_name or str(path)
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise FileAccessError(f"{name}: no such file") from None
+    except PermissionError:
+        raise FileAccessError(f"{name}: permission denied", hint="check the file's permissions") from None
+    except OSError as exc:
+        raise FileAccessError(f"{name}: cannot access ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise FileAccessError(f"{name} is a directory", hint="scan folders with the CLI, which walks them")
+    if not stat.S_ISREG(st.st_mode):
+        raise FileAccessError(f"{name} is not a regular file (device, pipe or socket)")
+    if st.st_size == 0:
+        raise DecodeError(f"{name} is empty (0 bytes)")
+    if st.st_size > limits.max_file_bytes:
+        raise LimitExceededError(
+            f"{name} is {_fmt_bytes(st.st_size)}, above the {_fmt_bytes(limits.max_file_bytes)} file-size limit",
+            hint="raise it with --max-file-mb",
+        )
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(HEAD_BYTES)
+            digest = hashlib.sha256(head)
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except PermissionError:
+        raise FileAccessError(f"{name}: permission denied", hint="check the file's permissions") from None
+    except OSError as exc:
+        raise FileAccessError(f"{name}: cannot read ({exc.strerror or exc})") from None
+
+    sniffed = sniff(head)
+    if sniffed is None:
+        raise UnsupportedMediaError(
+            f"{name}: not a supported image, video or audio format (content starts with {head[:8].hex(' ')})",
+            hint="supported: JPEG, PNG, WebP, GIF, TIFF, BMP; MP4/MOV/MKV/WebM/AVI; WAV/FLAC/MP3/OGG/Opus/M4A",
+        )
+    common = dict(format=sniffed.format, mime=sniffed.mime, size_bytes=st.st_size, sha256=digest.hexdigest())
+    if sniffed.kind is MediaKind.IMAGE:
+        info = _probe_image(p, sniffed, limits, name, common)
+        item = MediaItem(p, info, limits, display_name=name)
+        item.image()  # decode now: a truncated image is an input error, not a detector failure
+        return item
+    info = _probe_av(p, sniffed, limits, name, common)
+    item = MediaItem(p, info, limits, display_name=name)
+    if info.kind is MediaKind.AUDIO:
+        item.audio()
+    return item
+
+
+# --------------------------------------------------------------------------------------------
+# images
+
+
+def _open_pil(path: Path, limits: Limits) -> "Image.Image":
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's own bomb warning; we apply our limit below
+            previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+            try:
+                im = Image.open(path)
+            finally:
+                Image.MAX_IMAGE_PIXELS = previous
+    except UnidentifiedImageError as exc:
+        raise UnsupportedMediaError(f"{path.name}: Pillow cannot read this image format variant") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise DecodeError(f"{path.name}: the image header is broken ({exc})") from exc
+    w, h = im.size
+    if w <= 0 or h <= 0:
+        raise DecodeError(f"{path.name}: the image declares an empty size {w}x{h}")
+    if w * h > limits.max_image_pixels:
+        raise LimitExceededError(
+            f"{path.name}: {w}x{h} pixels ({w * h / 1e6:.0f} MP) is above the {limits.max_image_pixels / 1e6:.0f} MP limit "
+            "(possible decompression bomb)",
+            hint="raise it with --max-megapixels if the image is genuine",
+        )
+    return im
+
+
+def _to_rgb(im: "Image.Image") -> "Image.Image":
+    from PIL import Image
+
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        # Composite on white so transparent areas look as a viewer shows them.
+        rgba = im.convert("RGBA")
+        bg = Image.new("RGB", rgba.size, (255, 255, 255))
+        bg.paste(rgba, mask=rgba.getchannel("A"))
+        return bg
+    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(im, dtype=np.float64)
+        hi = arr.max() or 1.0
+        return Image.fromarray((arr / hi * 255).clip(0, 255).astype(np.uint8)).convert("RGB")
+    return im.convert("RGB")
+
+
+def _probe_image(path: Path, sniffed: Sniffed, limits: Limits, name: str, common: dict[str, Any]) -> MediaInfo:
+    if sniffed.format in ("heic", "avif"):
+        try:  # an optional plugin; without it Pillow may still read AVIF natively
+            import pillow_heif  # type: ignore[import-not-found]
+
+            pillow_heif.register_heif_opener()
+        except ImportError:
+            pass
+    im = _open_pil(path, limits)
+    return MediaInfo(kind=MediaKind.IMAGE, width_px=im.size[0], height_px=im.size[1], **common)
+
+
+# --------------------------------------------------------------------------------------------
+# audio and video (PyAV)
+
+
+def _av_open(path: Path, name: str) -> Any:
+    import av
+
+    try:
+        # Short probing windows keep random bytes with a media-looking header from
+        # making FFmpeg scan the whole file.
+        return av.open(str(path), options={"probesize": str(5 << 20), "analyzeduration": str(5_000_000)}, timeout=10.0)
+    except av.FFmpegError as exc:
+        raise DecodeError(f"{name}: the container is broken or truncated ({_av_message(exc)})") from exc
+    except (OSError, ValueError, EOFError, UnicodeDecodeError) as exc:
+        raise DecodeError(f"{name}: cannot be opened as audio/video ({exc})") from exc
+
+
+def _av_message(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return text.split(";")[0].strip() or exc.__class__.__name__
+
+
+def _stream_duration_s(stream: Any, container: Any) -> float | None:
+    if stream.duration is not None and stream.time_base is not None:
+        d = float(stream.duration * stream.time_base)
+        if d > 0 and math.isfinite(d):
+            return d
+    if container.duration is not None and container.duration > 0:
+        return container.duration / 1_000_000
+    return None
+
+
+def _probe_av(path: Path, sniffed: Sniffed, limits: Limits, name: str, common: dict[str, Any]) -> MediaInfo:
+    import av
+
+    container = _av_open(path, name)
+    with container:
+        vstreams = [s for s in container.streams.video if not _is_cover_art(s)]
+        astreams = list(container.streams.audio)
+        if not vstreams and not astreams:
+            raise DecodeError(f"{name}: the {sniffed.format.upper()} container holds no audio or video stream")
+        kind = MediaKind.VIDEO if vstreams else MediaKind.AUDIO
+        if sniffed.kind is MediaKind.AUDIO and kind is MediaKind.VIDEO and not astreams:
+            kind = MediaKind.VIDEO
+        main = vstreams[0] if vstreams else astreams[0]
+        duration = _stream_duration_s(main, container)
+        if duration is not None and duration > limits.max_duration_s:
+            raise LimitExceededError(
+                f"{name} declares a duration of {duration / 3600:.1f} h, above the {limits.max_duration_s / 3600:.1f} h limit",
+                hint="raise it with --max-duration-min, or cut the file",
+            )
+        info: dict[str, Any] = dict(common, kind=kind, has_video=bool(vstreams), has_audio=bool(astreams), duration_s=duration)
+        if kind is MediaKind.AUDIO and sniffed.kind is MediaKind.VIDEO:
+            info["mime"] = info["mime"].replace("video/", "audio/")
+        if vstreams:
+            v = vstreams[0]
+            w, h = v.codec_context.width, v.codec_context.height
+            if w and h and w * h > limits.max_frame_pixels:
+                raise LimitExceededError(f"{name}: video frames of {w}x{h} are above the {limits.max_frame_pixels / 1e6:.0f} MP frame limit")
+            rate = v.average_rate or v.guessed_rate or v.base_rate
+            info.update(width_px=w or None, height_px=h or None, fps=float(rate) if rate else None, video_codec=v.codec_context.name)
+        if astreams:
+            a = astreams[0]
+            info.update(sample_rate_hz=a.codec_context.sample_rate or None, channels=a.codec_context.channels or None, audio_codec=a.codec_context.name)
+        if kind is MediaKind.VIDEO:
+            _check_video_packets(container, vstreams[0], duration, name)
+    return MediaInfo(**info)
+
+
+def _is_cover_art(stream: Any) -> bool:
+    # MP3/M4A/FLAC album art shows up as a one-frame video stream.
+    disposition = getattr(stream, "disposition", None)
+    try:
+        import av
+
+        return bool(disposition is not None and disposition & av.stream.Disposition.attached_pic)
+    except (AttributeError, TypeError):
+        return False
+
+
+def _check_video_packets(container: Any, stream: Any, declared_s: float | None, name: str) -> None:
+    """Demux (no decoding) to find truncated or packet-less video cheaply."""
+    import av
+
+    count, last_pts_s = 0, 0.0
+    try:
+        for packet in container.demux(stream):
+            if packet.size == 0:
+                continue
+            count += 1
+            if packet.pts is not None and packet.time_base is not None:
+                last_pts_s = max(last_pts_s, float(packet.pts * packet.time_base))
+    except av.FFmpegError as exc:
+        raise DecodeError(f"{name}: the video data is broken or truncated ({_av_message(exc)})") from exc
+    if count == 0:
+        raise DecodeError(f"{name}: the video stream holds no frames")
+    if declared_s and declared_s > 2.0 and last_pts_s < MIN_DECODED_SHARE * declared_s - 1.0:
+        raise DecodeError(f"{name} is truncated: it declares {declared_s:.1f} s of video but holds only {last_pts_s:.1f} s")
+
+
+def _iter_video_frames(path: Path, fps: float, max_frames: int, limits: Limits, name: str) -> Iterator[Frame]:
+    import av
+
+    container = _av_open(path, name)
+    with container:
+        stream = next(s for s in container.streams.video if not _is_cover_art(s))
+        stream.thread_type = "AUTO"  # frame + slice threads: decoding is most of a video scan's cost
+        period = 1.0 / fps
+        next_t, emitted, decoded = 0.0, 0, 0
+        try:
+            for frame in container.decode(stream):
+                decoded += 1
+                if decoded > limits.max_decoded_frames:
+                    raise LimitExceededError(f"{name}: more than {limits.max_decoded_frames} frames decoded; giving up")
+                t = float(frame.pts * stream.time_base) if frame.pts is not None else decoded / (float(stream.average_rate or 25))
+                if t > limits.max_duration_s:
+                    raise LimitExceededError(f"{name}: video runs past the {limits.max_duration_s / 3600:.1f} h duration limit")
+                if t + 1e-6 < next_t:
+                    continue
+                if frame.width * frame.height > limits.max_frame_pixels:
+                    raise LimitExceededError(f"{name}: a {frame.width}x{frame.height} frame is above the frame-size limit")
+                yield Frame(emitted, t, _readonly(frame.to_ndarray(format="rgb24")))
+                emitted += 1
+                next_t = max(next_t + period, t + period * 0.5)
+                if emitted >= max_frames:
+                    return
+        except av.FFmpegError as exc:
+            raise DecodeError(f"{name}: the video data is broken ({_av_message(exc)})") from exc
+        if emitted == 0:
+            raise DecodeError(f"{name}: no video frame could be decoded")
+
+
+def _decode_audio(path: Path, limits: Limits, declared_s: float | None) -> np.ndarray:
+    import av
+
+    name = path.name
+    container = _av_open(path, name)
+    chunks: list[np.ndarray] = []
+    total = 0
+    max_samples = int(limits.max_duration_s * AUDIO_RATE_HZ)
+    with container:
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE_HZ)
+        try:
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    arr = out.to_ndarray().reshape(-1)
+                    chunks.append(arr)
+                    total += arr.size
+                if total > max_samples:
+                    raise LimitExceededError(f"{name}: audio runs past the {limits.max_duration_s / 3600:.1f} h duration limit")
+            for out in resampler.resample(None):
+                arr = out.to_ndarray().reshape(-1)
+                chunks.append(arr)
+                total += arr.size
+        except av.FFmpegError as exc:
+            raise DecodeError(f"{name}: the audio data is broken ({_av_message(exc)})") from exc
+    if total == 0:
+        raise DecodeError(f"{name}: no audio could be decoded")
+    decoded_s = total / AUDIO_RATE_HZ
+    if declared_s and declared_s > 1.0 and decoded_s < MIN_DECODED_SHARE * declared_s - 0.5:
+        raise DecodeError(f"{name} is truncated: it declares {declared_s:.1f} s of audio but holds only {decoded_s:.1f} s")
+    audio = np.concatenate(chunks).astype(np.float32, copy=False)
+    np.clip(audio, -1.0, 1.0, out=audio)
+    return audio
+
+
+def _readonly(arr: np.ndarray) -> np.ndarray:
+    arr.flags.writeable = False
+    return arr
+
+
