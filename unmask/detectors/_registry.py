@@ -47,6 +47,14 @@ _CARDS: tuple[DetectorCard, ...] = (
         summary="EXIF/XMP/IPTC DigitalSourceType, generator text chunks (A1111, ComfyUI, ...), editing software tags",
         factory="unmask.detectors.metadata:create",
     ),
+    DetectorCard(
+        name="ai-image",
+        version="0.1.0",
+        kinds=_VISUAL,
+        family="ml",
+        summary="Whole-image generation artifacts (GAN/diffusion up-sampling traces) from a small CNN on pixel residuals",
+        factory="unmask.detectors.ai_image:create",
+    ),
 )
 
 _BY_NAME = {card.name: card for card in _CARDS}
