@@ -41,6 +41,7 @@ class Scanner:
         if names is not None and not names:
             raise UsageError("no detectors selected", hint="omit --detectors to run them all")
         self._detectors: dict[str, Detector] = {}
+        self._calibrations: dict[str, object] = {}
 
     def _detector(self, name: str) -> Detector:
         if name not in self._detectors:
@@ -81,6 +82,21 @@ class Scanner:
             unmask_version=__version__,
         )
 
+    def _calibrated(self, finding: Finding) -> Finding:
+        """Apply the calibration fitted with ``unmask calibrate`` to a model score, if one is saved."""
+        if not self.options.calibrated or finding.status is not FindingStatus.SCORED or finding.signal is not Signal.ML:
+            return finding
+        from unmask.fusion.calibration import load_calibration
+
+        key = f"{finding.detector}@{finding.version}"
+        if key not in self._calibrations:  # read once per Scanner: calibrations change only by refitting
+            self._calibrations[key] = load_calibration(finding.detector, self.options.calibration_dir, detector_version=finding.version)
+        calibration = self._calibrations[key]
+        if calibration is None:
+            return finding
+        p = float(calibration.apply(finding.probability_fake))  # type: ignore[attr-defined]
+        return replace(finding, probability_fake=p, calibration=calibration.describe())  # type: ignore[attr-defined]
+
     def _run_one(self, name: str, item: object) -> Finding:
         card = get_card(name)
         t0 = time.perf_counter()
@@ -93,24 +109,13 @@ class Scanner:
         except Exception as exc:  # a detector bug must not sink the other detectors' findings
             log.debug("detector %s failed on %s", name, item, exc_info=True)
             return failed(card, f"{exc.__class__.__name__}: {exc}")
-        finding = _calibrated(finding)
+        try:
+            finding = self._calibrated(finding)
+        except ValueError as exc:  # a corrupt calibration file: say so rather than use raw scores silently
+            return failed(card, str(exc))
         timings = dict(finding.timings_ms)
         timings.setdefault("total", round((time.perf_counter() - t0) * 1000, 3))
         return replace(finding, timings_ms=timings)
-
-
-def _calibrated(finding: Finding) -> Finding:
-    """Apply a calibration fitted with ``unmask calibrate`` to a model score, if one is saved."""
-    if finding.status is not FindingStatus.SCORED or finding.signal is not Signal.ML:
-        return finding
-    try:
-        from unmask.fusion.calibration import load_calibration
-    except ImportError:
-        return finding
-    calibration = load_calibration(finding.detector)
-    if calibration is None:
-        return finding
-    return replace(finding, probability_fake=float(calibration.apply(finding.probability_fake)), calibration=calibration.describe())
 
 
 class _as_path:

@@ -54,12 +54,20 @@ class ScanOptions:
         Without it, unmask trusts the anchors in ``UNMASK_C2PA_TRUST_ANCHORS`` if set, else none.
     video_sample_fps : float, default=2.0
         Frames per second sampled from video for frame-based detectors.
+    calibrated : bool, default=True
+        Apply calibrations fitted with ``unmask calibrate``; False gives raw model
+        scores (what ``unmask calibrate`` itself fits on).
+    calibration_dir : path or None, default=None
+        Where fitted calibrations are read from; None means ``UNMASK_CALIBRATION_DIR``
+        or ``~/.local/share/unmask/calibration``.
     """
 
     limits: Limits = field(default_factory=Limits)
     detectors: tuple[str, ...] | None = None
     trust_anchors: str | None = None
     video_sample_fps: float = DEFAULT_VIDEO_SAMPLE_FPS
+    calibrated: bool = True
+    calibration_dir: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.video_sample_fps <= 240:

@@ -193,7 +193,6 @@ def expected_calibration_error(
 def _ece(y: np.ndarray, p: np.ndarray, n_bins: int = ECE_BINS) -> float:
     idx = np.minimum((p * n_bins).astype(np.int64), n_bins - 1)
     idx = np.maximum(idx, 0)
-    count = np.bincount(idx, minlength=n_bins)
     sum_p = np.bincount(idx, weights=p, minlength=n_bins)
     sum_y = np.bincount(idx, weights=y.astype(np.float64), minlength=n_bins)
     return float(np.sum(np.abs(sum_p - sum_y)) / y.size)

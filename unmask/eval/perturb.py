@@ -177,6 +177,8 @@ def _h264(source: Path, dest: Path, crf: int) -> Path:
             vout.height = (vin.codec_context.height // 2) * 2
             vout.pix_fmt = "yuv420p"
             vout.options = {"crf": str(crf), "preset": "veryfast"}
+            vout.time_base = vin.time_base
+            vout.codec_context.time_base = vin.time_base
             aout = None
             resampler = None
             if ain is not None:
@@ -187,7 +189,8 @@ def _h264(source: Path, dest: Path, crf: int) -> Path:
             for frame in inp.decode(*streams):
                 if isinstance(frame, av.VideoFrame):
                     img = frame.reformat(width=vout.width, height=vout.height, format="yuv420p")
-                    img.pts = None
+                    # Keep the source timestamps: variable frame rates and gaps must survive.
+                    img.pts, img.time_base = frame.pts, vin.time_base
                     out.mux(vout.encode(img))
                 elif aout is not None and resampler is not None:
                     frame.pts = None

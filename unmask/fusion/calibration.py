@@ -89,12 +89,16 @@ class Calibration:
             bits.append(str(self.fitted_on["date"])[:10])
         return f"{self.method} ({', '.join(bits)})" if bits else self.method
 
+    def describe(self) -> str:
+        """What ``Finding.calibration`` records: the same one line as ``label``."""
+        return self.label
+
     def apply(self, probability: float | np.ndarray) -> float | np.ndarray:
         """Map raw P(fake) to calibrated P(fake); a float gives a float, an array an array."""
         p = np.asarray(probability, dtype=np.float64)
         if self.method == "platt":
             z = self.params["a"] * _logit(p) + self.params["b"]
-            out = 1.0 / (1.0 + np.exp(-z))
+            out = 0.5 * (1.0 + np.tanh(0.5 * z))  # sigmoid that cannot overflow
         elif self.method == "isotonic":
             out = np.interp(p, self.params["x"], self.params["y"])
         else:
