@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from unmask.core import MediaKind
@@ -76,9 +77,58 @@ def sniff(head: bytes) -> Sniffed | None:
     if head.startswith(b"ID3"):
         return Sniffed("mp3", _AUDIO, "audio/mpeg")
     if len(head) >= 4 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0:
+        # A bare frame sync is 11 set bits: one random file in 2000 starts with one. Real
+        # streams repeat it, so require a second valid header where the first frame ends.
         if (head[1] & 0x06) == 0:  # layer bits 00 = ADTS AAC
-            return Sniffed("aac", _AUDIO, "audio/aac")
-        # MPEG audio frame sync; require a valid bitrate and sample-rate index to avoid random-byte matches
-        if (head[2] >> 4) not in (0, 15) and ((head[2] >> 2) & 0x3) != 3:
+            if _frames_chain(head, _adts_frame_len):
+                return Sniffed("aac", _AUDIO, "audio/aac")
+            return None
+        if _frames_chain(head, _mpeg_audio_frame_len):
             return Sniffed("mp3", _AUDIO, "audio/mpeg")
     return None
+
+
+# kbit/s by [MPEG-1?][layer 1..3][index]; index 0 (free format) and 15 (invalid) are refused.
+_BITRATES_KBPS = {
+    (True, 1): (0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
+    (True, 2): (0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384),
+    (True, 3): (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    (False, 1): (0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256),
+    (False, 2): (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+    (False, 3): (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+_SAMPLE_RATES_HZ = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}  # by version bits
+
+
+def _mpeg_audio_frame_len(h: bytes) -> int | None:
+    """Bytes in the MPEG audio frame whose 4-byte header is ``h``, or None if the header is invalid."""
+    if h[0] != 0xFF or (h[1] & 0xE0) != 0xE0:
+        return None
+    version, layer_bits = (h[1] >> 3) & 3, (h[1] >> 1) & 3
+    bitrate_i, rate_i, padding = h[2] >> 4, (h[2] >> 2) & 3, (h[2] >> 1) & 1
+    if version == 1 or layer_bits == 0 or bitrate_i in (0, 15) or rate_i == 3:
+        return None
+    layer = 4 - layer_bits
+    bitrate = _BITRATES_KBPS[(version == 3, layer)][bitrate_i] * 1000
+    rate = _SAMPLE_RATES_HZ[version][rate_i]
+    if layer == 1:
+        return (12 * bitrate // rate + padding) * 4
+    per_frame = 144 if layer == 2 or version == 3 else 72
+    return per_frame * bitrate // rate + padding
+
+
+def _adts_frame_len(h: bytes) -> int | None:
+    if len(h) < 7 or h[0] != 0xFF or (h[1] & 0xF6) != 0xF0 or ((h[2] >> 2) & 0xF) > 12:
+        return None
+    length = ((h[3] & 3) << 11) | (h[4] << 3) | (h[5] >> 5)
+    return length if length >= 7 else None
+
+
+def _frames_chain(head: bytes, frame_len: Callable[[bytes], int | None]) -> bool:
+    first = frame_len(head[:7])
+    if first is None:
+        return False
+    if len(head) < first + 7:
+        return True  # a file shorter than two frames: nothing more to check
+    second = frame_len(head[first : first + 7])
+    return second is not None and (head[first + 1] & 0xFE) == (head[1] & 0xFE)
