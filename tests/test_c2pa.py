@@ -17,6 +17,7 @@ from unmask.detectors._registry import create
 from unmask.errors import UsageError
 from unmask.media import open_media
 from unmask.testing import c2pa_signing as cs
+from unmask.testing import media as m
 
 
 
@@ -29,12 +30,12 @@ def certs(tmp_path_factory):
 def media(tmp_path_factory):
     d = tmp_path_factory.mktemp("media")
     return {
-        "jpg": cs.make_noise_image(d / "plain.jpg"),
-        "png": cs.make_noise_image(d / "plain.png"),
-        "webp": cs.make_noise_image(d / "plain.webp"),
-        "mp4": cs.make_mp4(d / "plain.mp4", seconds=1.0),
-        "wav": cs.make_wav(d / "plain.wav", seconds=1.0),
-        "mp3": cs.make_mp3(d / "plain.mp3", seconds=1.0),
+        "jpg": m.make_image(d / "plain.jpg", "jpeg", (256, 256)),
+        "png": m.make_image(d / "plain.png", "png", (256, 256)),
+        "webp": m.make_image(d / "plain.webp", "webp", (256, 256)),
+        "mp4": m.make_video(d / "plain.mp4", "mp4", seconds=1.0, fps=10, size=(160, 120), with_audio=True),
+        "wav": m.make_audio(d / "plain.wav", "wav", seconds=1.0),
+        "mp3": m.make_audio(d / "plain.mp3", "mp3", seconds=1.0, sample_rate_hz=44_100),
     }
 
 
@@ -206,7 +207,7 @@ def test_importing_the_detector_does_not_import_c2pa():
 
 
 def test_edit_of_an_ai_image_carries_the_ingredient_declaration(ai_jpeg, certs, media, tmp_path):
-    other = cs.make_noise_image(tmp_path / "retouched.jpg", seed=7)
+    other = m.make_image(tmp_path / "retouched.jpg", "jpeg", (256, 256), seed=7)
     edited = cs.sign_file(other, tmp_path / "edited-ai.jpg", certs=certs, parent=ai_jpeg)
     f = analyze(edited, certs.ca_pem)
     assert (f.signal, f.strength) == (Signal.GENERATOR_DECLARED, Strength.DECISIVE)
@@ -218,6 +219,6 @@ def test_edit_of_an_ai_image_carries_the_ingredient_declaration(ai_jpeg, certs, 
 
 def test_edit_of_a_capture_is_edited_not_verified(certs, media, tmp_path):
     cap = cs.sign_file(media["jpg"], tmp_path / "cap.jpg", certs=certs, digital_source_type=cs.DIGITAL_CAPTURE)
-    edited = cs.sign_file(cs.make_noise_image(tmp_path / "b.jpg", seed=5), tmp_path / "cap-edit.jpg", certs=certs, parent=cap)
+    edited = cs.sign_file(m.make_image(tmp_path / "b.jpg", "jpeg", (256, 256), seed=5), tmp_path / "cap-edit.jpg", certs=certs, parent=cap)
     f = analyze(edited, certs.ca_pem)
     assert f.signal is Signal.EDITED and "camera capture (digitalCapture)" in f.summary

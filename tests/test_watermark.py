@@ -19,7 +19,8 @@ from unmask.core import FindingStatus, Signal, Strength, Verdict
 from unmask.detectors import _registry
 from unmask.detectors.watermark import MAX_TAIL_P, MIN_PIXELS, N_HYPOTHESES, binomial_tail, decode, watermark_by_key
 from unmask.media import open_media
-from unmask.testing.watermark import embed_sd_watermark, natural_image, write_video
+from unmask.testing.media import write_video
+from unmask.testing.watermark import embed_sd_watermark, natural_image
 
 PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "photos"
 COMBOS = [("sdxl", "bgr"), ("sdxl", "rgb"), ("sdv1", "bgr"), ("sdv1", "rgb")]

@@ -11,7 +11,6 @@ other's images. Also makes a smooth, natural-looking test picture and H.264 clip
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -142,38 +141,3 @@ def natural_image(height_px: int = 512, width_px: int = 512, *, seed: int = 0) -
     mix = np.array([[0.8, 0.15, 0.05], [0.7, 0.25, 0.05], [0.6, 0.1, 0.3]])
     img = 120.0 + 38.0 * base @ mix.T + rng.normal(scale=2.0, size=(height_px, width_px, 3))
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)
-
-
-def write_video(path: Path, frames: list[np.ndarray], *, fps: int = 4, crf: int = 10, pix_fmt: str = "yuv420p") -> Path:
-    """Encode RGB frames into an H.264 MP4 with libx264.
-
-    Parameters
-    ----------
-    path : Path
-    frames : list of (height, width, 3) uint8 ndarray
-        Width and height even (4:2:0 needs them so).
-    fps : int, default=4
-    crf : int, default=10
-        x264 constant rate factor: 0 is lossless in YUV, 18 "visually lossless", 23 the default.
-    pix_fmt : str, default="yuv420p"
-        What players expect; the chroma the watermark lives in is subsampled 2x2.
-
-    Returns
-    -------
-    Path
-    """
-    import av
-
-    path = Path(path)
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.height, stream.width = frames[0].shape[:2]
-        stream.pix_fmt = pix_fmt
-        stream.options = {"crf": str(crf), "preset": "veryfast"}
-        for rgb in frames:
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
