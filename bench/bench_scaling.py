@@ -4,7 +4,7 @@
     python bench/bench_scaling.py --quick         # audio 1/10 min, video 10 s/1 min
 
 Every measurement runs in a fresh Python process so that its peak resident
-memory (ru_maxrss) is its own. "decode-only" is the same file fully decoded
+memory (VmHWM) is its own. "decode-only" is the same file fully decoded
 (video frames to RGB, audio resampled to 16 kHz) in the same kind of process.
 Constant ratios and flat memory across lengths mean the scan streams.
 """
@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 kind, mode, path = sys.argv[1:4]
 t0 = time.perf_counter()
 if mode == "scan":
@@ -37,7 +37,9 @@ else:
         r = av.AudioResampler(format="flt", layout="mono", rate=16000)
         for f in c.decode(c.streams.audio[0]):
             r.resample(f)
-print(json.dumps({"s": time.perf_counter() - t0, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork+exec.
+hwm_kib = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({"s": time.perf_counter() - t0, "peak_mib": hwm_kib / 1024}))
 """
 
 
