@@ -73,9 +73,23 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-megapixels", type=float, default=None, help="largest image, megapixels (default 100)")
     p.add_argument("--max-duration-min", type=float, default=None, help="longest video/recording, minutes (default 120)")
     p.add_argument("--max-frames", type=int, default=None, help="most sampled video frames per file (default 20000)")
+    p.add_argument("--voice-model", metavar="SPEC", help="voice detector model: 'lfcc-lcnn' (default) or 'aasist:PATH.pth' (needs torch)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on standard error")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the verdict lines")
     p.set_defaults(func=_cmd_scan)
+
+    ls = sub.add_parser(
+        "listen",
+        help="score a live audio stream for synthetic voice, one JSON line per window",
+        description="Read a WAV stream (or raw 16-bit little-endian PCM) from standard input and print one JSON line "
+        "per window as audio arrives: start_s, end_s, speech, probability_fake (1 = synthetic), latency_ms.",
+    )
+    ls.add_argument("--rate", type=int, default=16000, metavar="HZ", help="sample rate of raw PCM input (default 16000; WAV headers override)")
+    ls.add_argument("--channels", type=int, default=1, help="interleaved channels of raw PCM input (default 1)")
+    ls.add_argument("--window", type=float, default=4.0, metavar="S", help="seconds scored per line (default 4)")
+    ls.add_argument("--hop", type=float, default=2.0, metavar="S", help="seconds between lines (default 2)")
+    ls.add_argument("--voice-model", metavar="SPEC", help="'lfcc-lcnn' (default) or 'aasist:PATH.pth' (needs torch)")
+    ls.set_defaults(func=_cmd_listen)
 
     d = sub.add_parser("detectors", help="list the detectors with their versions and what they look at")
     d.add_argument("--json", action="store_true")
@@ -87,7 +101,26 @@ def _build_parser() -> argparse.ArgumentParser:
         pass
     else:
         register(sub)
+    for adapter in ("unmask.server.command", "unmask.batch.command"):
+        try:
+            import importlib
+
+            module = importlib.import_module(adapter)
+        except ImportError:
+            continue
+        module.register(sub)
     return parser
+
+
+def _cmd_listen(args: argparse.Namespace) -> int:
+    from unmask.detectors.voice import listen, load_model
+
+    if not 0 < args.hop <= args.window:
+        raise UsageError(f"need 0 < --hop <= --window, got --hop {args.hop:g} s and --window {args.window:g} s")
+    model = load_model(args.voice_model)
+    for line in listen(sys.stdin.buffer, model=model, sample_rate_hz=args.rate, channels=args.channels, window_s=args.window, hop_s=args.hop):
+        print(json.dumps(line), flush=True)
+    return 0
 
 
 def _options(args: argparse.Namespace) -> "ScanOptions":
@@ -107,6 +140,7 @@ def _options(args: argparse.Namespace) -> "ScanOptions":
             limits=Limits(**limits),  # type: ignore[arg-type]
             detectors=tuple(n.strip() for n in args.detectors.split(",") if n.strip()) if args.detectors else None,
             trust_anchors=args.trust_anchors,
+            voice_model=getattr(args, "voice_model", None),
             **({"video_sample_fps": args.video_fps} if args.video_fps is not None else {}),
         )
     except ValueError as exc:

@@ -60,6 +60,9 @@ class ScanOptions:
     calibration_dir : path or None, default=None
         Where fitted calibrations are read from; None means ``UNMASK_CALIBRATION_DIR``
         or ``~/.local/share/unmask/calibration``.
+    voice_model : str or None, default=None
+        Model the ``voice`` detector runs: None for the shipped LFCC-LCNN, or
+        ``"aasist:PATH"`` for a published AASIST / AASIST-L checkpoint (needs torch).
     """
 
     limits: Limits = field(default_factory=Limits)
@@ -68,6 +71,7 @@ class ScanOptions:
     video_sample_fps: float = DEFAULT_VIDEO_SAMPLE_FPS
     calibrated: bool = True
     calibration_dir: str | None = None
+    voice_model: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.video_sample_fps <= 240:
