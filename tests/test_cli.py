@@ -128,3 +128,17 @@ def test_cold_start_of_help_is_fast():
     assert run("--help").returncode == 0
     # A generous bound for a loaded CI machine; bench/ measures the real figure.
     assert time.perf_counter() - t0 < 5.0
+
+
+def test_experimental_detectors_run_only_when_named(photo):
+    from unmask.detectors import default_detectors, list_detectors
+
+    experimental = [c.name for c in list_detectors() if c.experimental]
+    if not experimental:
+        pytest.skip("no experimental detector registered")
+    assert not set(experimental) & {c.name for c in default_detectors()}
+    plain = json.loads(run("scan", str(photo), "--json").stdout)
+    assert not set(experimental) & {f["detector"] for f in plain["findings"]}
+    named = json.loads(run("scan", str(photo), "--json", "--detectors", experimental[0]).stdout)
+    assert [f["detector"] for f in named["findings"]] == [experimental[0]]
+    assert "experimental" in run("detectors").stdout.decode()

@@ -16,7 +16,7 @@ from unmask import __version__
 from unmask.config import ScanOptions
 from unmask.core import Finding, FindingStatus, Report, Signal, Verdict
 from unmask.detectors._base import Detector, failed, not_applicable
-from unmask.detectors._registry import create, get_card, list_detectors
+from unmask.detectors._registry import create, default_detectors, get_card
 from unmask.errors import InputError, UnmaskError, UsageError
 from unmask.fusion import FusionPolicy, fuse
 
@@ -37,7 +37,7 @@ class Scanner:
         self.options = options or ScanOptions()
         self.policy = policy
         names = self.options.detectors
-        self.cards = tuple(get_card(n) for n in names) if names else list_detectors()
+        self.cards = tuple(get_card(n) for n in names) if names else default_detectors()
         if names is not None and not names:
             raise UsageError("no detectors selected", hint="omit --detectors to run them all")
         self._detectors: dict[str, Detector] = {}
@@ -95,7 +95,9 @@ class Scanner:
         if calibration is None:
             return finding
         p = float(calibration.apply(finding.probability_fake))  # type: ignore[attr-defined]
-        return replace(finding, probability_fake=p, calibration=calibration.describe())  # type: ignore[attr-defined]
+        # A user calibration maps the detector's own (shipped) probability; name both steps.
+        label = calibration.describe()  # type: ignore[attr-defined]
+        return replace(finding, probability_fake=p, calibration=f"{finding.calibration}; then {label}" if finding.calibration else label)
 
     def _run_one(self, name: str, item: object) -> Finding:
         card = get_card(name)

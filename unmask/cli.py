@@ -95,16 +95,12 @@ def _build_parser() -> argparse.ArgumentParser:
     d.add_argument("--json", action="store_true")
     d.set_defaults(func=_cmd_detectors)
 
-    try:
-        from unmask.eval.command import register
-    except ImportError:
-        pass
-    else:
-        register(sub)
-    for adapter in ("unmask.server.command", "unmask.batch.command"):
-        try:
-            import importlib
+    # Subcommands whose modules import nothing heavy at load time; each is optional
+    # so a trimmed install (no server/batch/training extras) still has a working CLI.
+    import importlib
 
+    for adapter in ("unmask.eval.command", "unmask.server.command", "unmask.batch.command", "unmask.training.command"):
+        try:
             module = importlib.import_module(adapter)
         except ImportError:
             continue
@@ -290,7 +286,8 @@ def _cmd_detectors(args: argparse.Namespace) -> int:
     width = max(len(c.name) for c in cards)
     for c in cards:
         kinds = ",".join(sorted(k.value for k in c.kinds))
-        sys.stdout.write(f"{c.name:<{width}}  v{c.version:<7} {c.family:<10} {kinds:<18} {c.summary}\n")
+        note = " [experimental: runs only with --detectors]" if c.experimental else ""
+        sys.stdout.write(f"{c.name:<{width}}  v{c.version:<7} {c.family:<10} {kinds:<18} {c.summary}{note}\n")
     return ExitCode.OK
 
 

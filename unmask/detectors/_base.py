@@ -30,6 +30,10 @@ class DetectorCard:
     family: str  # "provenance" (reads what the file declares) or "ml" (a trained model)
     summary: str  # one line for `unmask detectors`: what it looks at
     factory: str  # "module:attr" of a callable (card, options) -> Detector
+    # Experimental detectors have not yet reached their measured targets on the dev set
+    # (see their model cards). They run only when named (--detectors), so that a weak model
+    # never clears or flags a file by default; `unmask eval` measures them all the same.
+    experimental: bool = False
 
     def accepts(self, kind: MediaKind) -> bool:
         return kind in self.kinds
@@ -41,6 +45,7 @@ class DetectorCard:
             "kinds": sorted(k.value for k in self.kinds),
             "family": self.family,
             "summary": self.summary,
+            "experimental": self.experimental,
         }
 
 

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from unmask.core import FindingStatus, MediaKind, Signal, Verdict
+from unmask.detectors._registry import list_detectors
 from unmask.errors import UnmaskError
 from unmask.eval.layouts import EvalItem, detect_layout, iter_items
 from unmask.eval.metrics import MetricReport, evaluate, roc_curve
@@ -69,7 +70,6 @@ def default_scorer_id(detectors: tuple[str, ...] | None = None, *, calibration_d
     must change the cache key too.
     """
     import unmask
-    from unmask.detectors._registry import list_detectors
     from unmask.fusion.calibration import calibration_dir as _cal_dir
 
     cards = [c for c in list_detectors() if detectors is None or c.name in detectors]
@@ -350,6 +350,10 @@ def run_eval(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     layout_name = layout or detect_layout(root_p)
+    if scorer is None and detectors is None:
+        # Measure every registered detector, experimental ones included: that is how
+        # they earn their place in the default scan.
+        detectors = tuple(card.name for card in list_detectors())
     if scorer is None:
         scorer = functools.partial(scan_path, detectors=detectors)
         scorer_id = scorer_id or default_scorer_id(detectors)

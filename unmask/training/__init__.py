@@ -1,0 +1,14 @@
+"""Training code for unmask's own models (the ``train`` extra: PyTorch).
+
+Nothing in ``unmask`` outside this package imports it, and a scan never needs
+torch: each trainer writes a plain checkpoint and ``export`` turns it into the
+ONNX file that ships in ``unmask/detectors/weights/`` together with its card.
+
+- ``images_data``   real photos → paired real / generated crops through one random degradation chain
+- ``images_model``  the residual CNN behind the ``ai-image`` detector
+- ``train_images``  ``python -m unmask.training.train_images``: build data, train, validate, calibrate
+- ``export``        checkpoint → ONNX, checked against torch, with its sha256
+- ``calibrate_images``  Platt scaling + default threshold from held-out real photos → ``weights/ai-image.json``
+- ``command``       ``unmask train images ...`` (registered by the CLI when present)
+- ``voice_*``       the voice model's trainer (see those modules)
+"""

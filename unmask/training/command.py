@@ -1,0 +1,37 @@
+"""``unmask train images ...``: the CLI face of ``unmask.training`` (needs the ``train`` extra).
+
+``register(sub)`` adds the subcommand to the CLI's subparsers; torch is imported
+only when the command runs, so ``unmask --help`` stays fast without the extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "train", help="train unmask's own models (needs: pip install 'unmask[train]')"
+    )
+    what = p.add_subparsers(dest="train_what", metavar="MODEL")
+    images = what.add_parser(
+        "images",
+        help="the ai-image generated-picture model: make fakes, train, validate (then export, calibrate)",
+        add_help=False,
+    )
+    images.add_argument("rest", nargs=argparse.REMAINDER)
+    images.set_defaults(func=_cmd_images)
+
+
+def _cmd_images(args: argparse.Namespace) -> int:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        from unmask.errors import UsageError
+
+        raise UsageError(
+            "training needs PyTorch", hint="pip install 'unmask[train]'"
+        ) from None
+    from unmask.training.train_images import main
+
+    return main(list(args.rest))

@@ -1,0 +1,76 @@
+"""Checkpoint → ONNX for the ``ai-image`` detector, with its sha256.
+
+``python -m unmask.training.export --ckpt out/ai_run2/best.pt --onnx unmask/detectors/weights/ai-image.onnx``
+
+The graph takes ``image`` (N, 3, H, W) float32 RGB in [0, 1] with H and W any
+multiples of 16 and returns ``logit`` (N,) and ``logit_map`` (N, 1, H/16, W/16).
+BatchNorm is folded into the convolutions by the exporter's constant folding,
+so the file holds plain convolutions only. The script checks the ONNX output
+against torch on random input before printing the sha256 to paste into
+``unmask/detectors/ai_image.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from pathlib import Path
+
+
+def export(ckpt: Path, onnx_path: Path, *, opset: int = 17) -> str:
+    """Write ``onnx_path`` from checkpoint ``ckpt``; returns the file's sha256."""
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    from unmask.training.images_model import build
+
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    model = build(state["config"]).eval()
+    model.load_state_dict(state["state_dict"])
+    example = torch.rand(2, 3, 128, 160)
+    onnx_path.parent.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(
+        model,
+        (example,),
+        str(onnx_path),
+        input_names=["image"],
+        output_names=["logit", "logit_map"],
+        dynamic_axes={
+            "image": {0: "n", 2: "h", 3: "w"},
+            "logit": {0: "n"},
+            "logit_map": {0: "n", 2: "h16", 3: "w16"},
+        },
+        opset_version=opset,
+        do_constant_folding=True,
+        dynamo=False,
+    )
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    x = torch.rand(3, 3, 96, 224)
+    with torch.no_grad():
+        want = model(x)[0].numpy()
+    got = session.run(["logit"], {"image": x.numpy()})[0]
+    if not np.allclose(want, got, atol=1e-4):
+        raise RuntimeError(
+            f"ONNX output differs from torch by {np.abs(want - got).max():g}"
+        )
+    return hashlib.sha256(onnx_path.read_bytes()).hexdigest()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m unmask.training.export", description=__doc__.split("\n")[0]
+    )
+    p.add_argument("--ckpt", type=Path, required=True)
+    p.add_argument(
+        "--onnx", type=Path, default=Path("unmask/detectors/weights/ai-image.onnx")
+    )
+    args = p.parse_args(argv)
+    digest = export(args.ckpt, args.onnx)
+    print(f"{args.onnx}  {args.onnx.stat().st_size} bytes  sha256 {digest}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

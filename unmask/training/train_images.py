@@ -1,0 +1,465 @@
+"""Train the ``ai-image`` classifier: make the fakes, train, validate, calibrate, save a checkpoint.
+
+Run ``python -m unmask.training.train_images --data DIR --out DIR`` (DIR holds
+``photos/<source>/`` and ``faces/faces.jsonl`` + ``faces/images/``, the layout
+of ``../shared/data``). The run is self-contained and time-boxed so that it
+fits one GPU lease; on a CPU use ``--tiny`` to check that it runs end to end.
+Then ``python -m unmask.training.export --ckpt OUT/best.pt`` writes the ONNX
+file the detector loads.
+
+What it writes under ``--out``: ``best.pt`` / ``last.pt`` (state dict + config,
+never loaded at scan time), ``val.npz`` (validation labels, logits and
+generator family of the best model), ``calibration.json`` (Platt scaling fitted
+on the validation split), ``samples.png`` (real / fake pairs after the chain)
+and ``log.txt``.
+
+No dev-set image is read: validation and calibration use photo sources and
+face sources held out from training, and generators with other seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+import time
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+from unmask.training import images_data as D
+
+MAX_RECON_ERR = (
+    25.0  # grey levels; above it a generator's output no longer resembles its input
+)
+
+
+def _log(out: Path, msg: str) -> None:
+    line = f"[{time.strftime('%H:%M:%S')}] {msg}"
+    print(line, flush=True)
+    with open(out / "log.txt", "a") as fh:
+        fh.write(line + "\n")
+
+
+def auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve by ranks (ties count one half)."""
+    from scipy.stats import rankdata
+
+    labels = np.asarray(labels).astype(bool)
+    n_pos, n_neg = labels.sum(), (~labels).sum()
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = rankdata(scores)
+    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def fit_platt(
+    logits: np.ndarray, labels: np.ndarray, iters: int = 200
+) -> tuple[float, float]:
+    """(a, b) minimising the log loss of sigmoid(a * logit + b), by Newton's method."""
+    x, y = np.asarray(logits, np.float64), np.asarray(labels, np.float64)
+    a, b = 1.0, 0.0
+    for _ in range(iters):
+        p = 1 / (1 + np.exp(-np.clip(a * x + b, -50, 50)))
+        # A weak ridge towards (1, 0) keeps the fit finite when validation is separable.
+        g = np.array([np.sum((p - y) * x) + 1e-2 * (a - 1), np.sum(p - y) + 1e-2 * b])
+        w = p * (1 - p) + 1e-9
+        h = np.array(
+            [[np.sum(w * x * x), np.sum(w * x)], [np.sum(w * x), np.sum(w)]]
+        ) + 1e-2 * np.eye(2)
+        step = np.linalg.solve(h, g)
+        a, b = a - step[0], b - step[1]
+        if np.abs(step).max() < 1e-8:
+            break
+    return float(a), float(b)
+
+
+# --------------------------------------------------------------------------------------------
+# data
+
+
+def _bases(paths: list[Path], seed: int, pool) -> list[np.ndarray]:
+    return pool.starmap(
+        _base_job, [(p, seed + i) for i, p in enumerate(paths)], chunksize=8
+    )
+
+
+def _base_job(path: Path, seed: int) -> np.ndarray:
+    return D.base_image(path, random.Random(seed))
+
+
+def _crop_pool(
+    bases: list[np.ndarray], is_photo: list[bool], n: int, seed: int
+) -> np.ndarray:
+    """``n`` GEN_CROP_PX crops, half from photos and half from faces (faces outnumber photos ~3:1)."""
+    rng = random.Random(seed)
+    photos = [b for b, p in zip(bases, is_photo) if p]
+    faces = [b for b, p in zip(bases, is_photo) if not p] or photos
+    out = []
+    for i in range(n):
+        src = photos if (i % 2 == 0 or not faces) else faces
+        out += D.random_crops(src[rng.randrange(len(src))], 1, D.GEN_CROP_PX, rng)
+    return np.stack(out).transpose(0, 3, 1, 2).copy()  # (n, 3, S, S) uint8
+
+
+def make_split(
+    specs,
+    crops_u8,
+    fakes_per_gen: int,
+    device: str,
+    pool,
+    seed: int,
+    out: Path,
+    tag: str,
+):
+    """Train each generator, make its fakes, push real/fake pairs through the chain (CPU workers)."""
+    import torch
+
+    crops = torch.from_numpy(crops_u8)
+    rng = random.Random(seed)
+    jobs, fams = [], []
+    t0 = time.time()
+    for k, spec in enumerate(specs):
+        gen = D.train_generator(spec, crops, device)
+        idx = rng.sample(range(crops.shape[0]), min(fakes_per_gen, crops.shape[0]))
+        fakes = D.generate(gen, crops[idx], device).numpy().transpose(0, 2, 3, 1)
+        reals = crops_u8[idx].transpose(0, 2, 3, 1)
+        err = float(np.abs(fakes[:64].astype(np.float32) - reals[:64]).mean())
+        if err > MAX_RECON_ERR and spec.family != "interp":
+            # A collapsed generator (flat colour) teaches "flat = fake", nothing about up-sampling.
+            _log(
+                out,
+                f"{tag}: skipped {spec.name}, mean reconstruction error {err:.1f} grey levels",
+            )
+            continue
+        args = [
+            (np.ascontiguousarray(r), np.ascontiguousarray(f), rng.getrandbits(31))
+            for r, f in zip(reals, fakes)
+        ]
+        jobs.append(pool.map_async(D.degrade_pair, args, chunksize=32))
+        fams.append(spec.family)
+        del gen
+        if k % 8 == 7 or k == len(specs) - 1:
+            _log(
+                out,
+                f"{tag}: {k + 1}/{len(specs)} generators trained and run ({time.time() - t0:.0f} s)",
+            )
+    reals, fakes, fam_idx = [], [], []
+    for job, fam in zip(jobs, fams):
+        pairs = job.get()
+        reals += [p[0] for p in pairs]
+        fakes += [p[1] for p in pairs]
+        fam_idx += [D.FAMILIES.index(fam)] * len(pairs)
+    _log(out, f"{tag}: chain done, {len(reals)} pairs ({time.time() - t0:.0f} s)")
+    return np.stack(reals), np.stack(fakes), np.array(fam_idx)
+
+
+def _samples_png(reals: np.ndarray, fakes: np.ndarray, path: Path, n: int = 16) -> None:
+    from PIL import Image
+
+    idx = np.linspace(0, len(reals) - 1, n).astype(int)
+    rows = [np.concatenate([reals[i], fakes[i]], axis=1) for i in idx]
+    grid = np.concatenate(
+        [np.concatenate(rows[j : j + 4], axis=1) for j in range(0, n, 4)], axis=0
+    )
+    Image.fromarray(grid).save(path)
+
+
+# --------------------------------------------------------------------------------------------
+# classifier
+
+
+def _predict(model, x_u8, device: str, batch: int = 512) -> np.ndarray:
+    import torch
+
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for i in range(0, x_u8.shape[0], batch):
+            x = x_u8[i : i + batch].to(device).permute(0, 3, 1, 2).float().div_(255)
+            out.append(model(x)[0].float().cpu())
+    model.train()
+    return torch.cat(out).numpy()
+
+
+def train_classifier(args, train, val, device: str, out: Path, deadline: float):
+    import torch
+    from torch.nn import functional as F
+
+    from unmask.training.images_model import build
+
+    config = {
+        "widths": args.widths,
+        "depths": args.depths,
+        "input": "rgb01",
+        "stride_px": 16,
+        "train_crop_px": D.TRAIN_CROP_PX,
+    }
+    torch.manual_seed(args.seed)
+    model = build(config).to(device)
+    if device.startswith("cuda"):
+        model = model.to(memory_format=torch.channels_last)
+    x_real, x_fake = (torch.from_numpy(a).to(device) for a in (train[0], train[1]))
+    v_x = torch.from_numpy(np.concatenate([val[0], val[1]]))
+    v_y = np.r_[np.zeros(len(val[0])), np.ones(len(val[1]))]
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    half = args.batch // 2
+    n = x_real.shape[0]
+
+    def step() -> float:
+        i = torch.randint(0, n, (half,), device=device)
+        j = torch.randint(0, n, (half,), device=device)
+        x = torch.cat([x_real[i], x_fake[j]]).permute(0, 3, 1, 2).float().div_(255)
+        if torch.rand(()) < 0.5:
+            x = x.flip(3)
+        if torch.rand(()) < 0.5:
+            x = x.flip(2)
+        if device.startswith("cuda"):
+            x = x.contiguous(memory_format=torch.channels_last)
+        y = torch.cat(
+            [torch.zeros(half, device=device), torch.ones(half, device=device)]
+        )
+        with torch.autocast(
+            device_type="cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")
+        ):
+            logit, _ = model(x)
+        loss = F.binary_cross_entropy_with_logits(logit.float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return float(loss.detach())
+
+    # Measure the step time, then size the cosine schedule to the time left.
+    # The first steps include cuDNN's algorithm search, so they are not timed.
+    for _ in range(20):
+        step()
+    t0 = time.time()
+    for _ in range(30):
+        step()
+    step_s = (time.time() - t0) / 30  # step() returns a float, which synchronises
+    total = max(
+        50, min(args.max_steps, int((deadline - time.time() - 30) / (step_s * 1.15)))
+    )
+    _log(
+        out,
+        f"classifier: {sum(p.numel() for p in model.parameters())} parameters, {step_s * 1000:.1f} ms/step, {total} steps",
+    )
+    eval_every = max(25, total // 10)
+    best = (-1.0, None)
+    losses = []
+    for k in range(total):
+        lr = (
+            args.lr
+            * 0.5
+            * (1 + math.cos(math.pi * k / total))
+            * min(1.0, (k + 1) / 200)
+        )
+        for g in opt.param_groups:
+            g["lr"] = lr
+        losses.append(step())
+        if (k + 1) % eval_every == 0 or k == total - 1:
+            s = _predict(model, v_x, device)
+            a = auc(v_y, s)
+            _log(
+                out,
+                f"step {k + 1}/{total} loss {np.mean(losses[-eval_every:]):.4f} val AUC {a:.4f}",
+            )
+            state = {
+                "config": config,
+                "state_dict": {
+                    kk: v.detach().cpu() for kk, v in model.state_dict().items()
+                },
+                "step": k + 1,
+                "val_auc": a,
+            }
+            torch.save(state, out / "last.pt")
+            if a > best[0]:
+                best = (a, state)
+                torch.save(state, out / "best.pt")
+        if time.time() > deadline and best[1] is not None:
+            _log(out, f"deadline reached at step {k + 1}")
+            break
+    return best[1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m unmask.training.train_images",
+        description=__doc__.split("\n")[0],
+    )
+    p.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help="folder with photos/ and faces/ (layout of ../shared/data)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="folder for checkpoints, logs and validation scores",
+    )
+    p.add_argument(
+        "--budget-s",
+        type=float,
+        default=480.0,
+        help="wall-clock budget of the whole run, seconds",
+    )
+    p.add_argument("--gens", type=int, default=40, help="training generators")
+    p.add_argument(
+        "--val-gens", type=int, default=10, help="validation generators (other seeds)"
+    )
+    p.add_argument(
+        "--pool",
+        type=int,
+        default=6000,
+        help="real training crops the generators see and remake",
+    )
+    p.add_argument("--fakes-per-gen", type=int, default=1500)
+    p.add_argument("--max-faces", type=int, default=900)
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--max-steps", type=int, default=30000)
+    p.add_argument("--widths", type=int, nargs=3, default=[48, 96, 192])
+    p.add_argument("--depths", type=int, nargs=3, default=[1, 3, 3])
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="CPU processes for the chain (0 = all cores - 1)",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--tiny",
+        action="store_true",
+        help="a few generators, steps and crops: checks the pipeline on a CPU",
+    )
+    args = p.parse_args(argv)
+
+    import os
+
+    import torch
+
+    t_start = time.time()
+    deadline = t_start + args.budget_s
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if args.tiny:
+        (
+            args.gens,
+            args.val_gens,
+            args.pool,
+            args.fakes_per_gen,
+            args.max_faces,
+            args.batch,
+        ) = 5, 5, 48, 24, 20, 16
+    if device == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    _log(
+        out,
+        f"device {device} ({torch.cuda.get_device_name() if device == 'cuda' else 'cpu'}), torch {torch.__version__}, args {vars(args)}",
+    )
+
+    workers = args.workers or max(1, (os.cpu_count() or 2) - 1)
+    with get_context("fork").Pool(workers) as pool:
+        splits = {}
+        for split, seed in (("train", args.seed), ("val", args.seed + 1000)):
+            paths = D.list_sources(
+                args.data, split=split, max_faces=args.max_faces, seed=seed
+            )
+            if args.tiny:
+                paths = paths[:12] + paths[-12:]
+            is_photo = ["photos" in p.parts for p in paths]
+            bases = _bases(paths, seed, pool)
+            n_pool = args.pool if split == "train" else max(64, args.pool // 6)
+            splits[split] = _crop_pool(bases, is_photo, n_pool, seed)
+            _log(
+                out,
+                f"{split}: {len(paths)} sources ({sum(is_photo)} photos), pool {splits[split].shape}",
+            )
+        specs = D.sample_specs(args.gens, seed=args.seed)
+        val_specs = D.sample_specs(args.val_gens, seed=args.seed + 1)
+        if args.tiny:
+            specs = [
+                s.__class__(**{**s.to_dict(), "steps": 3, "width": 8}) for s in specs
+            ]
+            val_specs = [
+                s.__class__(**{**s.to_dict(), "steps": 3, "width": 8})
+                for s in val_specs
+            ]
+        (out / "generators.json").write_text(
+            json.dumps(
+                {
+                    "train": [s.to_dict() for s in specs],
+                    "val": [s.to_dict() for s in val_specs],
+                },
+                indent=1,
+            )
+        )
+        val = make_split(
+            val_specs,
+            splits["val"],
+            args.fakes_per_gen // 3,
+            device,
+            pool,
+            args.seed + 2,
+            out,
+            "val",
+        )
+        train = make_split(
+            specs,
+            splits["train"],
+            args.fakes_per_gen,
+            device,
+            pool,
+            args.seed + 3,
+            out,
+            "train",
+        )
+    _samples_png(train[0], train[1], out / "samples.png")
+
+    best = train_classifier(args, train, val, device, out, deadline)
+
+    import torch as _t
+
+    from unmask.training.images_model import build
+
+    model = build(best["config"]).to(device)
+    model.load_state_dict(best["state_dict"])
+    v_x = _t.from_numpy(np.concatenate([val[0], val[1]]))
+    v_y = np.r_[np.zeros(len(val[0])), np.ones(len(val[1]))]
+    logits = _predict(model, v_x, device)
+    fam = np.r_[np.full(len(val[0]), -1), val[2]]
+    a, b = fit_platt(logits, v_y)
+    np.savez_compressed(out / "val.npz", labels=v_y, logits=logits, family=fam)
+    per_family = {
+        f: auc(
+            np.r_[np.zeros(len(val[0])), np.ones((val[2] == i).sum())],
+            np.r_[logits[: len(val[0])], logits[len(val[0]) :][val[2] == i]],
+        )
+        for i, f in enumerate(D.FAMILIES)
+        if (val[2] == i).any()
+    }
+    prob = 1 / (1 + np.exp(-np.clip(a * logits + b, -50, 50)))
+    summary = {
+        "val_auc": auc(v_y, logits),
+        "val_auc_per_family": per_family,
+        "platt": {"a": a, "b": b},
+        "val_fpr_at_0.5": float((prob[v_y == 0] >= 0.5).mean()),
+        "val_tpr_at_0.5": float((prob[v_y == 1] >= 0.5).mean()),
+        "step": best["step"],
+        "elapsed_s": time.time() - t_start,
+    }
+    (out / "calibration.json").write_text(json.dumps(summary, indent=1))
+    _log(out, f"done: {json.dumps(summary)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
