@@ -18,7 +18,6 @@ import json
 import os
 import platform
 import signal
-import statistics
 import sys
 import tempfile
 import time

@@ -1,0 +1,56 @@
+"""The small LFCC network behind the ``voice`` detector (torch; train extra).
+
+Input: LFCC + Δ + ΔΔ (``unmask.audio.features``), shape (batch, frames, 60), any
+number of frames ≥ 8. Four 3×3 conv blocks with max-feature-map activations (the
+LCNN of Wu et al., ASVspoof 2019/2021 baselines) and 2×2 pooling shrink the
+(time, feature) plane; the frequency axis is flattened into channels, and the
+time axis is summarised by mean and standard deviation pooling, so the model
+scores windows of any length. Output: one logit, > 0 = synthetic. 31,081
+parameters with the default widths (142 kB as float32 ONNX).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from unmask.audio.features import N_FEATURES
+
+
+class MFM(nn.Module):
+    """Max-feature-map: split channels in two halves and keep the element-wise max."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = torch.chunk(x, 2, dim=1)
+        return torch.maximum(a, b)
+
+
+def _block(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, 2 * cout, 3, padding=1), MFM(), nn.BatchNorm2d(cout), nn.MaxPool2d(2))
+
+
+class VoiceLCNN(nn.Module):
+    def __init__(self, channels: tuple[int, ...] = (12, 16, 24, 32), hidden: int = 64) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(N_FEATURES))
+        self.register_buffer("std", torch.ones(N_FEATURES))
+        layers, cin = [], 1
+        for c in channels:
+            layers.append(_block(cin, c))
+            cin = c
+        self.convs = nn.Sequential(*layers)
+        freq = N_FEATURES
+        for _ in channels:
+            freq //= 2
+        self.proj = nn.Sequential(nn.Linear(cin * freq, hidden), nn.ReLU())
+        self.drop = nn.Dropout(0.3)
+        self.out = nn.Linear(2 * hidden, 1)
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        x = (feats - self.mean) / self.std
+        x = self.convs(x.unsqueeze(1))  # (b, c, t', f')
+        b, c, t, f = x.shape
+        x = x.permute(0, 2, 1, 3).reshape(b, t, c * f)
+        h = self.proj(x)
+        pooled = torch.cat([h.mean(dim=1), h.std(dim=1, unbiased=False)], dim=1)
+        return self.out(self.drop(pooled)).squeeze(1)

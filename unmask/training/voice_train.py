@@ -1,0 +1,216 @@
+"""Train, validate, calibrate and export the ``voice`` model.
+
+``python -m unmask.training.voice_train [--out out/voice] [--minutes 8]``
+(run ``python -m unmask.training.voice_data`` first).
+
+- Batches of 32 random 2-4 s LFCC crops, half real, half fake, with the fake half
+  split between the neural-vocoder family (``--neural-share``, default half: it is
+  the family closest to real-world clones) and the DSP/TTS families (WORLD,
+  Griffin-Lim, LPC, espeak) in turn, so the easiest family does not dominate.
+- Every 150 steps the held-out speakers are scored the way the detector scores a
+  file (4 s windows every 2 s, mean logit) and the checkpoint with the lowest
+  validation EER is kept (``<out>/best.pt``; ``<out>/last.pt`` resumes a run).
+- Platt scaling on the validation logits gives the calibration the detector
+  applies; the ONNX file and ``voice.json`` (sha256, calibration, validation
+  numbers) are written to ``unmask/detectors/weights/``.
+
+The dev set (``shared/data/dev/audio``) is never read here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from unmask.training.voice_data import load
+from unmask.training.voice_model import VoiceLCNN
+
+WINDOW_FRAMES, HOP_FRAMES = 400, 200  # 4 s windows every 2 s, as the detector scores
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "detectors" / "weights"
+
+
+def family(method: str) -> str:
+    return method.split("-")[0] if method != "bona fide" else "real"
+
+
+def eer(scores_real: np.ndarray, scores_fake: np.ndarray) -> tuple[float, float]:
+    """Equal error rate and the threshold where it occurs (higher score = fake)."""
+    s = np.concatenate([scores_real, scores_fake])
+    y = np.concatenate([np.zeros(len(scores_real)), np.ones(len(scores_fake))])
+    order = np.argsort(s)
+    s, y = s[order], y[order]
+    # threshold after position i: everything above is called fake
+    fnr = np.concatenate([[0], np.cumsum(y)]) / max(1, y.sum())
+    fpr = 1 - np.concatenate([[0], np.cumsum(1 - y)]) / max(1, (1 - y).sum())
+    i = int(np.argmin(np.abs(fnr - fpr)))
+    thr = s[min(i, len(s) - 1)]
+    return float((fnr[i] + fpr[i]) / 2), float(thr)
+
+
+def _crop(f: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    if len(f) < n:
+        f = np.tile(f, (int(np.ceil(n / len(f))), 1))
+    a = int(rng.integers(0, len(f) - n + 1))
+    return f[a : a + n]
+
+
+def windows(f: np.ndarray) -> list[np.ndarray]:
+    if len(f) <= WINDOW_FRAMES:
+        return [f]
+    starts = list(range(0, len(f) - WINDOW_FRAMES + 1, HOP_FRAMES))
+    if starts[-1] + WINDOW_FRAMES < len(f):
+        starts.append(len(f) - WINDOW_FRAMES)
+    return [f[a : a + WINDOW_FRAMES] for a in starts]
+
+
+@torch.no_grad()
+def score_clips(model: VoiceLCNN, clips: list[dict]) -> np.ndarray:
+    model.eval()
+    out = []
+    for c in clips:
+        ws = windows(c["feats"].astype(np.float32))
+        by_len: dict[int, list[np.ndarray]] = {}
+        for w in ws:
+            by_len.setdefault(len(w), []).append(w)
+        logits = [model(torch.from_numpy(np.stack(g))).numpy() for g in by_len.values()]
+        out.append(float(np.mean(np.concatenate(logits))))
+    model.train()
+    return np.array(out)
+
+
+def fit_platt(logits: np.ndarray, labels: np.ndarray, iters: int = 50) -> tuple[float, float]:
+    """p = sigmoid(a * logit + b) by Newton's method on the log-loss, classes weighted equally."""
+    w = np.where(labels == 1, 0.5 / max(1, labels.sum()), 0.5 / max(1, (1 - labels).sum()))
+    a, b = 1.0, 0.0
+    X = np.stack([logits, np.ones_like(logits)], axis=1)
+    for _ in range(iters):
+        p = 1 / (1 + np.exp(-(a * logits + b)))
+        g = X.T @ (w * (p - labels))
+        H = (X * (w * p * (1 - p))[:, None]).T @ X + 1e-9 * np.eye(2)
+        a, b = np.array([a, b]) - np.linalg.solve(H, g)
+    return float(a), float(b)
+
+
+def evaluate(model: VoiceLCNN, val: list[dict]) -> dict:
+    s = score_clips(model, val)
+    y = np.array([c["label"] for c in val])
+    fam = np.array([family(c["method"]) for c in val])
+    res = {"eer": eer(s[y == 0], s[y == 1])[0]}
+    for f in sorted(set(fam[y == 1])):
+        res[f"eer_{f}"] = eer(s[y == 0], s[(y == 1) & (fam == f)])[0]
+    return res | {"_scores": s, "_labels": y}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default="out/voice")
+    ap.add_argument("--minutes", type=float, default=8.0)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--eval-every", type=int, default=150, metavar="STEPS")
+    ap.add_argument("--export-only", action="store_true", help="skip training: calibrate and export best.pt")
+    ap.add_argument("--init", metavar="PT", help="start from these weights (a state_dict), with a fresh optimiser and best score")
+    ap.add_argument("--neural-share", type=float, default=0.5, help="share of the fake half drawn from the neural-vocoder family")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)  # two shared cores: leave one to the other trainers
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    out = Path(args.out)
+    items = load(out)
+    train = [c for c in items if not c["val"]]
+    val = [c for c in items if c["val"]]
+    print(f"{len(train)} train clips ({sum(c['label'] for c in train)} fake), {len(val)} val clips ({sum(c['label'] for c in val)} fake)")
+    model = VoiceLCNN()
+    allf = np.concatenate([c["feats"][::4].astype(np.float32) for c in train])
+    model.mean.copy_(torch.from_numpy(allf.mean(0)))
+    model.std.copy_(torch.from_numpy(allf.std(0) + 1e-3))
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-3)
+    step, best = 0, {"eer": 1.0}
+    if args.init:
+        model.load_state_dict(torch.load(args.init, weights_only=True))
+        print(f"initialised from {args.init}")
+    elif (out / "last.pt").exists():
+        ck = torch.load(out / "last.pt", weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        step, best = ck["step"], ck["best"]
+        print(f"resumed at step {step}, best val EER {best['eer']:.4f}")
+    reals = [c for c in train if c["label"] == 0]
+    fakes_by_family: dict[str, list[dict]] = {}
+    for c in train:
+        if c["label"] == 1:
+            fakes_by_family.setdefault(family(c["method"]), []).append(c)
+    fams = sorted(fakes_by_family)
+    t_start = time.time()
+    t_end = t_start + 60 * args.minutes
+    model.train()
+    while not args.export_only and time.time() < t_end:
+        n = int(rng.integers(200, WINDOW_FRAMES + 1))
+        half = args.batch // 2
+        batch = [reals[i] for i in rng.integers(0, len(reals), half)]
+        others = [f for f in fams if f != "neural"]
+        n_neural = int(round(args.neural_share * half)) if "neural" in fams else 0
+        for k in range(half):
+            pool = fakes_by_family["neural" if k < n_neural else others[k % len(others)]]
+            batch.append(pool[int(rng.integers(0, len(pool)))])
+        x = torch.from_numpy(np.stack([_crop(c["feats"].astype(np.float32), n, rng) for c in batch]))
+        y = torch.tensor([float(c["label"]) for c in batch])
+        loss = F.binary_cross_entropy_with_logits(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        step += 1
+        if step % args.eval_every == 0 or time.time() >= t_end:
+            res = evaluate(model, val)
+            msg = " ".join(f"{k}={v:.3f}" for k, v in res.items() if not k.startswith("_"))
+            print(f"step {step} loss {loss.item():.3f} ({(time.time() - t_start) / step:.2f} s/step) val {msg}", flush=True)
+            if res["eer"] <= best["eer"]:
+                best = {k: v for k, v in res.items() if not k.startswith("_")} | {"step": step}
+                torch.save(model.state_dict(), out / "best.pt")
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best}, out / "last.pt")
+    print("best", best)
+    model.load_state_dict(torch.load(out / "best.pt", weights_only=True))
+    model.eval()
+    res = evaluate(model, val)
+    a, b = fit_platt(res["_scores"], res["_labels"].astype(float))
+    p = 1 / (1 + np.exp(-(a * res["_scores"] + b)))
+    fpr_05 = float(np.mean(p[res["_labels"] == 0] >= 0.5))
+    tpr_05 = float(np.mean(p[res["_labels"] == 1] >= 0.5))
+    export(model, a, b, {k: round(v, 4) for k, v in res.items() if not k.startswith("_")} | {"fpr_at_0.5": fpr_05, "tpr_at_0.5": tpr_05},
+           {"train_clips": len(train), "val_clips": len(val), "steps": best.get("step", step)})
+
+
+def export(model: VoiceLCNN, a: float, b: float, val_metrics: dict, train_info: dict) -> None:
+    WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
+    onnx_path = WEIGHTS_DIR / "voice.onnx"
+    dummy = torch.zeros(1, WINDOW_FRAMES, 60)
+    torch.onnx.export(
+        model, (dummy,), str(onnx_path), input_names=["lfcc"], output_names=["logit"],
+        dynamic_axes={"lfcc": {0: "batch", 1: "frames"}, "logit": {0: "batch"}}, opset_version=17, dynamo=False,
+    )
+    sha = hashlib.sha256(onnx_path.read_bytes()).hexdigest()
+    meta = {
+        "weights": "voice.onnx",
+        "sha256": sha,
+        "input": "lfcc (batch, frames, 60) float32, unmask.audio.features.lfcc of level-normalised speech",
+        "window_s": WINDOW_FRAMES / 100,
+        "hop_s": HOP_FRAMES / 100,
+        "calibration": {"method": "platt", "a": a, "b": b, "fitted_on": "held-out LibriSpeech speakers (id % 5 == 0) + espeak voices en-029/en-gb-scotland, with their spoofs"},
+        "validation": val_metrics,
+        "training": train_info,
+        "created": time.strftime("%Y-%m-%d"),
+    }
+    (WEIGHTS_DIR / "voice.json").write_text(json.dumps(meta, indent=2) + "\n")
+    print(json.dumps(meta, indent=2))
+
+
+if __name__ == "__main__":
+    main()
