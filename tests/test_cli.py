@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from unmask.core import MediaKind
+
 HEAVY = ("av", "onnxruntime", "c2pa", "scipy", "rich", "PIL")
 
 
@@ -142,3 +144,16 @@ def test_experimental_detectors_run_only_when_named(photo):
     named = json.loads(run("scan", str(photo), "--json", "--detectors", experimental[0]).stdout)
     assert [f["detector"] for f in named["findings"]] == [experimental[0]]
     assert "experimental" in run("detectors").stdout.decode()
+
+
+def test_plus_names_add_experimental_detectors_to_the_defaults(photo):
+    from unmask.detectors import default_detectors, list_detectors
+
+    experimental = [c.name for c in list_detectors() if c.experimental and c.accepts(MediaKind.IMAGE)]
+    if not experimental:
+        pytest.skip("no experimental image detector registered")
+    added = json.loads(run("scan", str(photo), "--json", "--detectors", f"+{experimental[0]}").stdout)
+    ran = {f["detector"] for f in added["findings"]}
+    assert ran == {c.name for c in default_detectors() if c.accepts(MediaKind.IMAGE)} | {experimental[0]}
+    mixed = run("scan", str(photo), "--detectors", f"c2pa,+{experimental[0]}")
+    assert mixed.returncode == 2 and b"Traceback" not in mixed.stderr

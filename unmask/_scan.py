@@ -16,7 +16,7 @@ from unmask import __version__
 from unmask.config import ScanOptions
 from unmask.core import Finding, FindingStatus, Report, Signal, Verdict
 from unmask.detectors._base import Detector, failed, not_applicable
-from unmask.detectors._registry import create, default_detectors, get_card
+from unmask.detectors._registry import create, get_card, select_detectors
 from unmask.errors import InputError, UnmaskError, UsageError
 from unmask.fusion import FusionPolicy, fuse
 
@@ -37,7 +37,7 @@ class Scanner:
         self.options = options or ScanOptions()
         self.policy = policy
         names = self.options.detectors
-        self.cards = tuple(get_card(n) for n in names) if names else default_detectors()
+        self.cards = select_detectors(names)
         if names is not None and not names:
             raise UsageError("no detectors selected", hint="omit --detectors to run them all")
         self._detectors: dict[str, Detector] = {}

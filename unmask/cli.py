@@ -66,7 +66,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the JSON report (a list when several files)")
     p.add_argument("--report", metavar="OUT.html", help="write a self-contained HTML report")
     p.add_argument("--workers", type=int, default=1, metavar="N", help="scan N files in parallel processes (default 1)")
-    p.add_argument("--detectors", metavar="A,B", help="run only these detectors (see `unmask detectors`)")
+    p.add_argument("--detectors", metavar="A,B", help="run only these detectors, or add to the defaults with +NAME (e.g. +voice,+ai-image for experimental ones; see `unmask detectors`)")
     p.add_argument("--trust-anchors", metavar="PEM", help="PEM bundle of CAs whose C2PA signatures count as trusted")
     p.add_argument("--video-fps", type=float, default=None, metavar="FPS", help="frames per second sampled from video (default 2)")
     p.add_argument("--max-file-mb", type=float, default=None, help="largest file read, MiB (default 4096)")
@@ -121,6 +121,7 @@ def _cmd_listen(args: argparse.Namespace) -> int:
 
 def _options(args: argparse.Namespace) -> "ScanOptions":
     from unmask.config import Limits, ScanOptions
+    from unmask.detectors._registry import parse_detector_names
 
     limits: dict[str, float | int] = {}
     if args.max_file_mb is not None:
@@ -131,21 +132,17 @@ def _options(args: argparse.Namespace) -> "ScanOptions":
         limits["max_duration_s"] = args.max_duration_min * 60.0
     if args.max_frames is not None:
         limits["max_frames"] = args.max_frames
+    detectors = parse_detector_names(args.detectors)  # outside the try: keeps its 'did you mean' hint
     try:
         opts = ScanOptions(
             limits=Limits(**limits),  # type: ignore[arg-type]
-            detectors=tuple(n.strip() for n in args.detectors.split(",") if n.strip()) if args.detectors else None,
+            detectors=detectors,
             trust_anchors=args.trust_anchors,
             voice_model=getattr(args, "voice_model", None),
             **({"video_sample_fps": args.video_fps} if args.video_fps is not None else {}),
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if opts.detectors:
-        from unmask.detectors import get_card
-
-        for name in opts.detectors:
-            get_card(name)
     if args.trust_anchors and not Path(args.trust_anchors).is_file():
         raise UsageError(f"--trust-anchors {args.trust_anchors}: no such file")
     if args.workers < 1:

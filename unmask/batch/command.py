@@ -51,12 +51,9 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise UsageError(f"--workers must be at least 1, got {args.workers}")
-    detectors = tuple(n.strip() for n in args.detectors.split(",") if n.strip()) if args.detectors else None
-    if detectors:
-        from unmask.detectors import get_card
+    from unmask.detectors._registry import parse_detector_names
 
-        for name in detectors:
-            get_card(name)
+    detectors = parse_detector_names(args.detectors)
     if args.trust_anchors and not Path(args.trust_anchors).is_file():
         raise UsageError(f"--trust-anchors {args.trust_anchors}: no such file")
     options = ScanOptions(detectors=detectors, trust_anchors=args.trust_anchors)

@@ -81,6 +81,34 @@ def default_detectors() -> tuple[DetectorCard, ...]:
     return tuple(card for card in _CARDS if not card.experimental)
 
 
+def select_detectors(names: tuple[str, ...] | None) -> tuple[DetectorCard, ...]:
+    """Cards for a ``--detectors`` selection, in registry order.
+
+    ``None`` (or nothing) gives the defaults. Plain names give exactly those
+    detectors; names prefixed with ``+`` are added to the defaults, so
+    ``+voice`` runs the provenance detectors and the experimental voice model.
+    """
+    if not names:
+        return default_detectors()
+    added = {n[1:] for n in names if n.startswith("+")}
+    only = {n for n in names if not n.startswith("+")}
+    if added and only:
+        raise UsageError("mix of plain and '+' detector names", hint="use 'a,b' for only these, or '+a,+b' to add to the defaults")
+    wanted = {get_card(n).name for n in added | only}
+    if added:
+        wanted |= {card.name for card in default_detectors()}
+    return tuple(card for card in _CARDS if card.name in wanted)
+
+
+def parse_detector_names(text: str | None) -> tuple[str, ...] | None:
+    """``"a, b"`` or ``"+a,+b"`` from a command line → validated names (None when empty)."""
+    names = tuple(n.strip() for n in (text or "").split(",") if n.strip())
+    if not names:
+        return None
+    select_detectors(names)  # raises UsageError with "did you mean"
+    return names
+
+
 def get_card(name: str) -> DetectorCard:
     try:
         return _BY_NAME[name]

@@ -37,14 +37,9 @@ def _dataset_name(root: str) -> str:
 
 
 def _detectors(text: str | None) -> tuple[str, ...] | None:
-    if not text:
-        return None
-    from unmask.detectors._registry import get_card
+    from unmask.detectors._registry import parse_detector_names
 
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
-    for n in names:
-        get_card(n)  # raises UsageError with "did you mean"
-    return names
+    return parse_detector_names(text)
 
 
 def _progress(every: int = 25):  # noqa: ANN202

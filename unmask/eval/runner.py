@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from unmask.core import FindingStatus, MediaKind, Signal, Verdict
-from unmask.detectors._registry import list_detectors
+from unmask.detectors._registry import list_detectors, select_detectors
 from unmask.errors import UnmaskError
 from unmask.eval.layouts import EvalItem, detect_layout, iter_items
 from unmask.eval.metrics import MetricReport, evaluate, roc_curve
@@ -354,6 +354,8 @@ def run_eval(
         # Measure every registered detector, experimental ones included: that is how
         # they earn their place in the default scan.
         detectors = tuple(card.name for card in list_detectors())
+    elif detectors is not None:
+        detectors = tuple(card.name for card in select_detectors(detectors))  # "+voice" → concrete names
     if scorer is None:
         scorer = functools.partial(scan_path, detectors=detectors)
         scorer_id = scorer_id or default_scorer_id(detectors)

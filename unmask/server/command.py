@@ -108,6 +108,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     for module in ("fastapi", "uvicorn", "multipart"):
         _need(module)
     from unmask.config import Limits, ScanOptions
+    from unmask.detectors._registry import parse_detector_names
     from unmask.server.settings import DAY_S, LOCAL_HOSTS, ServerSettings
     from unmask.server.store import JobStore, is_postgres_url
 
@@ -120,18 +121,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         limits["max_image_pixels"] = int(args.max_megapixels * 1_000_000)
     if args.max_duration_min is not None:
         limits["max_duration_s"] = args.max_duration_min * 60.0
+    detectors = parse_detector_names(args.detectors)  # outside the try: keeps its 'did you mean' hint
     try:
         options = ScanOptions(
             limits=Limits(**limits),  # type: ignore[arg-type]
-            detectors=tuple(n.strip() for n in args.detectors.split(",") if n.strip()) if args.detectors else None,
+            detectors=detectors,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if options.detectors:
-        from unmask.detectors import get_card
-
-        for name in options.detectors:
-            get_card(name)
     data_dir = Path(args.data_dir)
     db_url = _db_url(args)
     lock = _lock_data_dir(data_dir)  # noqa: F841  (held until exit)
