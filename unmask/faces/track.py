@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from unmask.faces.detect import MIN_FACE_PX, FaceBox, detect_faces, nms, refine_faces
+from unmask.faces.detect import DETECT_MAX_SIDE_PX, MIN_FACE_PX, FaceBox, detect_faces, nms, refine_faces
 
 __all__ = ["FaceTrack", "FaceTracker", "box_iou", "follow_faces", "track_faces"]
 
@@ -178,6 +178,7 @@ def follow_faces(
     *,
     tracker: FaceTracker | None = None,
     min_face_px: float = MIN_FACE_PX,
+    max_side_px: int | None = DETECT_MAX_SIDE_PX,
     redetect_every_s: float = 2.0,
 ) -> Iterator[tuple[Any, list[tuple[int, FaceBox]]]]:
     """Detect and track faces over a stream of frames (``unmask.media.Frame`` or anything with ``pts_s`` and ``rgb``).
@@ -186,7 +187,7 @@ def follow_faces(
     face while the frame is in memory; ``tracker.tracks()`` gives the tracks afterwards.
     Full detection runs on the first frame, whenever ``redetect_every_s`` seconds have
     passed since the last one, and when a known face is lost; otherwise the known faces
-    are re-found with ``refine_faces``.
+    are re-found with ``refine_faces``. ``min_face_px`` and ``max_side_px`` go to ``detect_faces``.
     """
     tracker = tracker if tracker is not None else FaceTracker()
     last_full: float | None = None
@@ -202,7 +203,7 @@ def follow_faces(
                 faces = [faces[i] for i in keep]
             due = len(faces) < len(known)
         if due:
-            faces = detect_faces(frame.rgb, min_face_px=min_face_px)
+            faces = detect_faces(frame.rgb, min_face_px=min_face_px, max_side_px=max_side_px)
             last_full = t
         known = faces
         yield frame, tracker.update(t, faces)
