@@ -58,6 +58,17 @@ _CARDS: tuple[DetectorCard, ...] = (
         experimental=True,  # dev-set AUC 0.716 < 0.90 target (unmask/models/ai-image.md)
     ),
     DetectorCard(
+        name="face-swap",
+        version="0.1.0",
+        kinds=_VISUAL,
+        family="ml",
+        summary="Swapped or blended-in faces: MTCNN faces aligned and scored by a CNN trained on self-blended images; heat maps, per-track timelines",
+        factory="unmask.detectors.face_swap:create",
+        # Until the trained model's dev-set numbers meet the targets (model card
+        # unmask/models/face-swap.md), it runs only when named; the trainer/lead flips this.
+        experimental=True,
+    ),
+    DetectorCard(
         name="voice",
         version="0.1.0",
         kinds=_AUDIBLE,

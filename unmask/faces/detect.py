@@ -358,6 +358,8 @@ def detect_faces(
     factor = 1.0
     if max_side_px is not None and max(H, W) > max_side_px:
         factor = max_side_px / max(H, W)
+        if factor <= 0.5:  # a 2x2 (or larger) box average first: Pillow's resize costs grow with the source size
+            pil = pil.reduce(int(1 / factor))
         pil = pil.resize((max(1, round(W * factor)), max(1, round(H * factor))), Image.Resampling.BILINEAR)
     min_face = max(12.0, min_face_px * factor)
     if min(pil.size) < min_face:
