@@ -1,4 +1,4 @@
-"""``unmask train images ...``: the CLI face of ``unmask.training`` (needs the ``train`` extra).
+"""``unmask train images|faces ...``: the CLI face of ``unmask.training`` (needs the ``train`` extra).
 
 ``register(sub)`` adds the subcommand to the CLI's subparsers; torch is imported
 only when the command runs, so ``unmask --help`` stays fast without the extra.
@@ -21,9 +21,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     images.add_argument("rest", nargs=argparse.REMAINDER)
     images.set_defaults(func=_cmd_images)
+    from unmask.training.faces_train import (
+        add_arguments,  # argparse only: no torch, no OpenCV
+    )
+
+    faces = what.add_parser(
+        "faces",
+        help="the face-swap model: self-blended images of real faces, checkpoints, --resume (then faces_calibrate)",
+        description="Train the face-swap model on Self-Blended Images of real faces (see unmask/models/face-swap.md).",
+    )
+    add_arguments(faces)
+    faces.set_defaults(func=_cmd_faces)
 
 
-def _cmd_images(args: argparse.Namespace) -> int:
+def _require_torch() -> None:
     try:
         import torch  # noqa: F401
     except ImportError:
@@ -32,6 +43,17 @@ def _cmd_images(args: argparse.Namespace) -> int:
         raise UsageError(
             "training needs PyTorch", hint="pip install 'unmask[train]'"
         ) from None
+
+
+def _cmd_images(args: argparse.Namespace) -> int:
+    _require_torch()
     from unmask.training.train_images import main
 
     return main(list(args.rest))
+
+
+def _cmd_faces(args: argparse.Namespace) -> int:
+    _require_torch()
+    from unmask.training.faces_train import run
+
+    return run(args)

@@ -18,10 +18,44 @@ import sys
 from pathlib import Path
 
 
-def export(ckpt: Path, onnx_path: Path, *, opset: int = 17) -> str:
-    """Write ``onnx_path`` from checkpoint ``ckpt``; returns the file's sha256."""
+def export_module(model, onnx_path: Path, example, *, output_names: list[str], dynamic_axes: dict,
+                  check_input=None, opset: int = 17) -> str:
+    """Export torch ``model`` (in eval mode) with input ``image``; check every output against torch; return the sha256.
+
+    Shared by every trainer in ``unmask.training``. ``check_input`` (default:
+    ``example``) is run through both torch and onnxruntime and must agree to 1e-4.
+    """
     import numpy as np
     import onnxruntime as ort
+    import torch
+
+    model = model.eval()
+    onnx_path.parent.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(
+        model,
+        (example,),
+        str(onnx_path),
+        input_names=["image"],
+        output_names=output_names,
+        dynamic_axes=dynamic_axes,
+        opset_version=opset,
+        do_constant_folding=True,
+        dynamo=False,
+    )
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    x = example if check_input is None else check_input
+    with torch.no_grad():
+        want = model(x)
+    got = session.run(output_names, {"image": x.numpy()})
+    for name, w, g in zip(output_names, want, got):
+        w = w.numpy()
+        if w.shape != g.shape or not np.allclose(w, g, atol=1e-4):
+            raise RuntimeError(f"ONNX output {name!r} differs from torch by {np.abs(w - g).max():g}")
+    return hashlib.sha256(onnx_path.read_bytes()).hexdigest()
+
+
+def export(ckpt: Path, onnx_path: Path, *, opset: int = 17) -> str:
+    """Write ``onnx_path`` from ``ai-image`` checkpoint ``ckpt``; returns the file's sha256."""
     import torch
 
     from unmask.training.images_model import build
@@ -29,33 +63,19 @@ def export(ckpt: Path, onnx_path: Path, *, opset: int = 17) -> str:
     state = torch.load(ckpt, map_location="cpu", weights_only=True)
     model = build(state["config"]).eval()
     model.load_state_dict(state["state_dict"])
-    example = torch.rand(2, 3, 128, 160)
-    onnx_path.parent.mkdir(parents=True, exist_ok=True)
-    torch.onnx.export(
+    return export_module(
         model,
-        (example,),
-        str(onnx_path),
-        input_names=["image"],
+        onnx_path,
+        torch.rand(2, 3, 128, 160),
         output_names=["logit", "logit_map"],
         dynamic_axes={
             "image": {0: "n", 2: "h", 3: "w"},
             "logit": {0: "n"},
             "logit_map": {0: "n", 2: "h16", 3: "w16"},
         },
-        opset_version=opset,
-        do_constant_folding=True,
-        dynamo=False,
+        check_input=torch.rand(3, 3, 96, 224),
+        opset=opset,
     )
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    x = torch.rand(3, 3, 96, 224)
-    with torch.no_grad():
-        want = model(x)[0].numpy()
-    got = session.run(["logit"], {"image": x.numpy()})[0]
-    if not np.allclose(want, got, atol=1e-4):
-        raise RuntimeError(
-            f"ONNX output differs from torch by {np.abs(want - got).max():g}"
-        )
-    return hashlib.sha256(onnx_path.read_bytes()).hexdigest()
 
 
 def main(argv: list[str] | None = None) -> int:

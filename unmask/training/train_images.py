@@ -61,18 +61,28 @@ def fit_platt(
 ) -> tuple[float, float]:
     """(a, b) minimising the log loss of sigmoid(a * logit + b), by Newton's method."""
     x, y = np.asarray(logits, np.float64), np.asarray(labels, np.float64)
+
+    def loss(a: float, b: float) -> float:
+        z = a * x + b
+        # A weak ridge towards (1, 0) keeps the fit finite when validation is separable.
+        return float(np.sum(np.logaddexp(0, z) - y * z) + 5e-3 * ((a - 1) ** 2 + b**2))
+
     a, b = 1.0, 0.0
     for _ in range(iters):
         p = 1 / (1 + np.exp(-np.clip(a * x + b, -50, 50)))
-        # A weak ridge towards (1, 0) keeps the fit finite when validation is separable.
         g = np.array([np.sum((p - y) * x) + 1e-2 * (a - 1), np.sum(p - y) + 1e-2 * b])
         w = p * (1 - p) + 1e-9
         h = np.array(
             [[np.sum(w * x * x), np.sum(w * x)], [np.sum(w * x), np.sum(w)]]
         ) + 1e-2 * np.eye(2)
         step = np.linalg.solve(h, g)
-        a, b = a - step[0], b - step[1]
-        if np.abs(step).max() < 1e-8:
+        # Backtrack: a full Newton step from (1, 0) overshoots when the logits are large
+        # (face-swap run1 went to a = 5.6e4 without it).
+        t, base = 1.0, loss(a, b)
+        while t > 1e-6 and loss(a - t * step[0], b - t * step[1]) > base:
+            t *= 0.5
+        a, b = a - t * step[0], b - t * step[1]
+        if np.abs(t * step).max() < 1e-8:
             break
     return float(a), float(b)
 
