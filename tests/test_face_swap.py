@@ -242,3 +242,17 @@ def test_face_mask_is_soft_and_centred():
     assert m.shape == (140, 120) and m.dtype == np.float32
     assert m[70, 60] == pytest.approx(1.0) and m[0, 0] == 0.0
     assert 0 < m[70, 60 + 38] < 1  # feathered edge
+
+
+@needs_shared
+def test_two_faces_in_a_video_give_two_tracks_and_the_highest_counts(detector, tmp_path):
+    a, b = list(shared_faces(limit=2))
+    path = make_face_video(tmp_path / "two.mp4", a.rgb, size=(640, 360), seconds=3.0, fps=25, face_px=180, second_face_rgb=b.rgb)
+    f = detector.analyze(open_media(path))
+    assert f.status is FindingStatus.SCORED, f.summary
+    tracks = {e.label: e.value for e in f.evidence}["face tracks"]
+    assert len(tracks) >= 2 and all(t["frames"] == 6 for t in tracks), tracks  # no track broke or merged
+    labels = {p.label for p in f.timeline}
+    assert labels == {t["track"] for t in tracks} and len(f.timeline) == 6 * len(tracks)
+    assert f.probability_fake == pytest.approx(max(t["probability"] for t in tracks), abs=1e-3)
+    assert "most suspicious of" in f.summary

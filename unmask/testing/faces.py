@@ -129,11 +129,13 @@ def make_face_video(
     face_px: int = 260,
     crf: int = 23,
     preset: str = "veryfast",
+    second_face_rgb: np.ndarray | None = None,
 ) -> Path:
     """H.264 MP4 (yuv420p) of a face drifting over a moving textured background.
 
     ``face_rgb`` is pasted at ``face_px`` px on its longer side (None: no face, only the
-    background). ``size`` is (width_px, height_px).
+    background). ``second_face_rgb``, if given, stands still at the right edge, at the
+    same size. ``size`` is (width_px, height_px).
     """
     import av
     from PIL import Image
@@ -145,11 +147,14 @@ def make_face_video(
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     base = np.stack([xx / width * 160 + 40, yy / height * 120 + 60, (xx + yy) / (width + height) * 100 + 80], axis=2)
     base += rng.normal(0, 6, base.shape).astype(np.float32)  # sensor-like grain keeps the encoder honest
-    face = None
-    if face_rgb is not None:
-        fh, fw = face_rgb.shape[:2]
+    def fit(rgb: np.ndarray | None) -> np.ndarray | None:
+        if rgb is None:
+            return None
+        fh, fw = rgb.shape[:2]
         s = face_px / max(fh, fw)
-        face = np.asarray(Image.fromarray(np.ascontiguousarray(face_rgb)).resize((max(2, round(fw * s)), max(2, round(fh * s))), Image.Resampling.BILINEAR))
+        return np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).resize((max(2, round(fw * s)), max(2, round(fh * s))), Image.Resampling.BILINEAR))
+
+    face, second = fit(face_rgb), fit(second_face_rgb)
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
@@ -165,6 +170,9 @@ def make_face_video(
                 x0 = int((width - fw) * (0.4 + 0.1 * np.sin(2 * np.pi * t / 8.0)))
                 y0 = int((height - fh) * (0.45 + 0.05 * np.cos(2 * np.pi * t / 8.0)))
                 frame[y0 : y0 + fh, x0 : x0 + fw] = face
+            if second is not None:
+                sh, sw = second.shape[:2]
+                frame[(height - sh) // 2 : (height - sh) // 2 + sh, width - sw :] = second
             vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
             vf.pts = i
             for packet in stream.encode(vf):
