@@ -77,6 +77,15 @@ _CARDS: tuple[DetectorCard, ...] = (
         factory="unmask.detectors.voice:create",
         experimental=True,  # dev-set EER 0.67 >> 0.10 target: does not generalise to neural vocoders (unmask/models/voice.md)
     ),
+    DetectorCard(
+        name="lip-sync",
+        version="0.1.0",
+        kinds=frozenset({MediaKind.VIDEO}),
+        family="signal",
+        summary="Does the mouth move with the voice? Mouth opening vs speech envelope over offsets ±0.6 s per face track; sync timeline",
+        factory="unmask.detectors.lip_sync:create",
+        experimental=True,  # held-out AUC 0.78-0.86 < 0.95 target on shifted/swapped audio (unmask/models/lip-sync.md)
+    ),
 )
 
 _BY_NAME = {card.name: card for card in _CARDS}

@@ -53,11 +53,14 @@ def _value(v: Any) -> str:
     return _e(v)
 
 
-def timeline_svg(points: Sequence[dict[str, Any]], *, width: int = 880, height: int = 180, title: str = "") -> str:
-    """Probability over time as an inline SVG: one polyline per label (face track, speaker...)."""
+def timeline_svg(points: Sequence[dict[str, Any]], *, width: int = 880, height: int = 180, title: str = "", t_max: float | None = None) -> str:
+    """Probability over time as an inline SVG: one polyline per label (face track, speaker...).
+
+    ``t_max`` fixes the time axis (seconds) so several plots line up; default: the last point's end.
+    """
     if not points:
         return ""
-    t_max = max(p["end_s"] for p in points) or 1.0
+    t_max = t_max or max(p["end_s"] for p in points) or 1.0
     left, right, top, bottom = 44, 10, 12, 28
     pw, ph = width - left - right, height - top - bottom
 
@@ -91,6 +94,71 @@ def timeline_svg(points: Sequence[dict[str, Any]], *, width: int = 880, height: 
             parts.append(f'<text x="{left + 6}" y="{top + 14 + 14 * k}" font-size="11" fill="{colour}">{_e(label)}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def offset_svg(points: Sequence[dict[str, Any]], *, t_max: float, width: int = 880, height: int = 150, limit_s: float = 0.6) -> str:
+    """Audio-video offset per window (``lip-sync``'s ``sync_timeline`` evidence) on a time axis.
+
+    A dot per window at its best offset (above the line: the mouth lags the voice), darker
+    the stronger the match; red where the window scores as out of sync.
+    """
+    if not points:
+        return ""
+    left, right, top, bottom = 44, 10, 12, 28
+    pw, ph = width - left - right, height - top - bottom
+    t_max = t_max or 1.0
+
+    def x(t: float) -> float:
+        return left + pw * min(t, t_max) / t_max
+
+    def y(o: float) -> float:
+        return top + ph * (0.5 - max(-limit_s, min(limit_s, o)) / (2 * limit_s))
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">',
+        "<title>lip-sync offset</title>",
+        f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#fafbfc" stroke="#ccd"/>',
+        f'<line x1="{left}" x2="{left + pw}" y1="{y(0):.1f}" y2="{y(0):.1f}" stroke="#aab" stroke-dasharray="4 3"/>',
+    ]
+    for v in (-limit_s, 0.0, limit_s):
+        parts.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" font-size="11" text-anchor="end" fill="#556">{v:+.1f}s</text>')
+    for i in range(6):
+        t = t_max * i / 5
+        parts.append(f'<text x="{x(t):.1f}" y="{height - 8}" font-size="11" text-anchor="middle" fill="#556">{t:.1f}s</text>')
+    for p in points:
+        colour = "#c62828" if p.get("probability_fake", 0) >= 0.5 else "#2e7d32"
+        opacity = 0.25 + 0.75 * max(0.0, min(1.0, float(p.get("strength", 0)) / 0.5))
+        parts.append(
+            f'<line x1="{x(p["start_s"]):.1f}" x2="{x(p["end_s"]):.1f}" y1="{y(p["offset_s"]):.1f}" y2="{y(p["offset_s"]):.1f}" '
+            f'stroke="{colour}" stroke-width="4" stroke-opacity="{opacity:.2f}"><title>{p["start_s"]:.1f}-{p["end_s"]:.1f} s: offset {p["offset_s"]:+.2f} s, '
+            f'strength {p.get("strength", 0):.2f}</title></line>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _timelines_html(r: dict[str, Any]) -> str:
+    """Every detector's timeline on one time axis (face tracks, voice, lip-sync), then lip-sync's offsets."""
+    with_tl = [f for f in r["findings"] if f["timeline"]]
+    sync = next((ev["value"] for f in r["findings"] if f["detector"] == "lip-sync" for ev in f["evidence"] if ev["label"] == "sync_timeline"), None)
+    if len(with_tl) < 2 and not sync:
+        return ""
+    media = r.get("media") or {}
+    ends = [p["end_s"] for f in with_tl for p in f["timeline"]]
+    t_max = media.get("duration_s") or (max(ends) if ends else 1.0)
+    points = []
+    for f in with_tl:
+        for p in f["timeline"]:
+            label = f["detector"] if not p.get("label") or p["label"] == f["detector"] else f"{f['detector']}: {p['label']}"
+            points.append(dict(p, label=label))
+    out = "<h3>Timelines</h3>"
+    if points:
+        out += (f"<figure>{timeline_svg(points, title='timelines', t_max=t_max)}<figcaption>Probability of manipulation over time, "
+                "every detector on one time axis (dashed line: 0.5)</figcaption></figure>")
+    if sync:
+        out += (f"<figure>{offset_svg(sync, t_max=t_max)}<figcaption>lip-sync: best offset between mouth and voice per 2 s window "
+                "(above the line: the mouth lags the voice; darker = stronger match; red = out of sync)</figcaption></figure>")
+    return out
 
 
 def _finding_html(f: dict[str, Any]) -> str:
@@ -148,7 +216,7 @@ def _report_html(r: dict[str, Any]) -> str:
         f"<section class=file><div><span class='verdict {_e(verdict)}'>{_VERDICT_TEXT.get(verdict, verdict)}</span>"
         f"<span class=prob title='probability that the file is manipulated or machine-made'>{prob}</span></div>"
         f"<p class=src>{_e(r['source'])}<br>{_e(' · '.join(facts))}{sha}</p>"
-        f"<h3>Why</h3><ul class=reasons>{reasons}</ul>{prov_table}"
+        f"<h3>Why</h3><ul class=reasons>{reasons}</ul>{prov_table}{_timelines_html(r)}"
         + (f"<h3>Detector findings</h3>{findings}" if findings else "")
         + "</section>"
     )

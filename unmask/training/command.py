@@ -32,6 +32,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_arguments(faces)
     faces.set_defaults(func=_cmd_faces)
+    lips = what.add_parser(
+        "lip-sync",
+        help="calibrate the lip-sync detector on real talking clips vs shifted/swapped/TTS audio and frozen/smoothed mouths",
+        add_help=False,
+    )
+    lips.add_argument("rest", nargs=argparse.REMAINDER)
+    lips.set_defaults(func=_cmd_lip_sync)
 
 
 def _require_torch() -> None:
@@ -57,3 +64,10 @@ def _cmd_faces(args: argparse.Namespace) -> int:
     from unmask.training.faces_train import run
 
     return run(args)
+
+
+def _cmd_lip_sync(args: argparse.Namespace) -> int:
+    # numpy + scikit-learn only: no torch needed
+    from unmask.training.lipsync_calibrate import main
+
+    return main(list(args.rest))

@@ -1,0 +1,251 @@
+"""``unmask train lip-sync``: calibrate the ``lip-sync`` detector on real talking clips and self-made negatives.
+
+For every real clip (``../shared/data/faces/videos`` GRID, ``../shared/data/talking``) the
+detector's own front end (``unmask.detectors.lip_sync.mouth_tracks``: MTCNN every 5th
+frame, interpolated mouth patches) runs once and is cached; the negatives are then made
+from the cached signals, as the detector would see them:
+
+- ``shift-0.2`` … ``shift-2``: the audio delayed (even clips) or advanced (odd clips) by
+  0.2/0.5/1/2 s, wrapping round (short clips keep their speech);
+- ``swap``: the audio of a clip of another source, looped or cut to length;
+- ``tts``: espeak-ng saying the same words (GRID: the sentence in the file name; other
+  clips: a fixed sentence, since their transcripts are not shipped), fitted to the clip's speech;
+- ``frozen``: the mouth patch held still from the first speech frame (plus 1-grey-level noise);
+- ``smoothed``: mouth patches averaged over 0.4 s (an over-smooth generated mouth).
+
+Clips are split by source and speaker into calibration and held-out halves; a logistic
+regression on ``lip_sync.FEATURES`` is fitted on the calibration half and written to
+``unmask/detectors/weights/lip-sync.json``; AUC per negative type and the offset error of
+real clips are reported on the held-out half.
+
+Usage::
+
+    python -m unmask.training.lipsync_calibrate [--data ../shared/data] [--cache DIR] [--out weights/lip-sync.json]
+
+Imports scikit-learn (training only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from unmask.detectors import lip_sync as ls
+
+NEGATIVES = ("shift-0.2", "shift-0.5", "shift-1", "shift-2", "swap", "tts", "frozen", "smoothed")
+_OTHER_SENTENCES = (
+    "we were told the results would come out early next week",
+    "she said that the river had never been so high before",
+    "there is no reason to believe that anything has changed",
+    "the team played well but they could not score a goal",
+)
+
+
+def clip_paths(data: Path) -> list[Path]:
+    paths = sorted((data / "faces" / "videos").glob("*.mpg")) + sorted((data / "talking").glob("*/*.mp4"))
+    return paths
+
+
+def group_of(path: Path) -> str:
+    """Source + speaker guess: clips of one person must not straddle the split."""
+    src = path.parent.name
+    stem = path.stem
+    if src.startswith("Hangz") and len(stem) == 9:  # VoxCeleb2 ids: the first digits name the video
+        return f"{src}/{stem[:4]}"
+    return f"{src}/{stem}"
+
+
+def extract(path: Path, cache: Path) -> dict | None:
+    """Times, fps, mouth patches of the main face track and the 16 kHz audio of one clip (cached)."""
+    from unmask.media.item import Frame
+    from unmask.testing.talking import read_clip
+
+    key = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
+    f = cache / f"{key}.npz"
+    if f.exists():
+        d = np.load(f)
+        return {k: d[k] for k in d.files}
+    frames, times, fps, audio = read_clip(path)
+    fr = [Frame(i, float(t), rgb) for i, (t, rgb) in enumerate(zip(times, frames))]
+    tracks, t_all, fps_m = ls.mouth_tracks(fr)
+    if not tracks:
+        return None
+    tr = max(tracks, key=lambda t: len(t.times_s))
+    runs = ls._split_runs(tr, fps_m)
+    rt, rp = max(runs, key=lambda r: len(r[0]))
+    out = {"times": rt, "patches": rp.astype(np.float32), "audio": audio, "fps": np.float64(fps_m)}
+    np.savez_compressed(f, **out)
+    return out
+
+
+def analyse(times: np.ndarray, patches: np.ndarray, audio: np.ndarray, fps: float) -> ls.SyncAnalysis | None:
+    from unmask.audio import detect_speech
+
+    act = detect_speech(audio)
+    if not act.has_speech:
+        return None
+    mask = ls.speech_mask(times, act.segments_s)
+    if mask.sum() < ls.MIN_TRACK_SPEECH_S * fps or len(times) < 2 * ls.max_offset_frames(fps) + int(ls.WINDOW_S * fps) // 2:
+        return None
+    return ls.analyse_sync(ls.audio_signal(audio, times, fps), ls.mouth_signals(patches), times, fps, mask)
+
+
+def _fit_length(x: np.ndarray, n: int) -> np.ndarray:
+    if len(x) >= n:
+        return x[:n]
+    reps = int(np.ceil(n / max(1, len(x))))
+    return np.tile(x, reps)[:n]
+
+
+def tts_audio(path: Path, audio: np.ndarray, index: int) -> np.ndarray:
+    """espeak-ng saying the clip's words, placed over the clip's speech span."""
+    from unmask.audio import detect_speech
+    from unmask.testing.talking import grid_words
+    from unmask.testing.voice import espeak
+
+    text = grid_words(path.name) if path.suffix == ".mpg" else _OTHER_SENTENCES[index % len(_OTHER_SENTENCES)]
+    act = detect_speech(audio)
+    s0, s1 = (act.segments_s[0][0], act.segments_s[-1][1]) if act.segments_s else (0.0, len(audio) / 16000)
+    span = max(0.5, s1 - s0)
+    # espeak's default 160 words/min; scale the rate so the sentence fills the speech span
+    y = espeak(text)
+    wpm = int(np.clip(160 * (len(y) / 16000) / span, 80, 450))
+    y = espeak(text, speed_wpm=wpm)
+    out = np.zeros_like(audio)
+    a = int(s0 * 16000)
+    y = y[: max(0, len(out) - a)]
+    out[a : a + len(y)] = y * (np.abs(audio).max() / (np.abs(y).max() + 1e-9))
+    return out + np.random.default_rng(index).normal(0, 1e-3, len(out)).astype(np.float32)
+
+
+def negatives(clips: list[dict], paths: list[Path], i: int) -> dict[str, tuple]:
+    from unmask.testing.talking import shift_audio
+
+    c = clips[i]
+    t, p, a, fps = c["times"], c["patches"], c["audio"], float(c["fps"])
+    out: dict[str, tuple] = {}
+    sign = 1.0 if i % 2 == 0 else -1.0
+    for s in (0.2, 0.5, 1.0, 2.0):
+        out[f"shift-{s:g}"] = (t, p, shift_audio(a, sign * s), fps)
+    others = [j for j in range(len(clips)) if group_of(paths[j]).split("/")[0] != group_of(paths[i]).split("/")[0]]
+    j = others[(i * 7) % len(others)]
+    out["swap"] = (t, p, _fit_length(clips[j]["audio"], len(a)), fps)
+    try:
+        out["tts"] = (t, p, tts_audio(paths[i], a, i), fps)
+    except FileNotFoundError:
+        pass  # espeak-ng missing: no TTS negatives
+    rng = np.random.default_rng(i)
+    from unmask.audio import detect_speech
+
+    act = detect_speech(a)
+    first = int(np.searchsorted(t, act.segments_s[0][0])) if act.segments_s else 0
+    frozen = np.repeat(p[min(first, len(p) - 1)][None], len(p), axis=0) + rng.normal(0, 1.0, p.shape).astype(np.float32)
+    out["frozen"] = (t, frozen, a, fps)
+    n = max(3, int(round(0.4 * fps)))
+    out["smoothed"] = (t, ls._moving_average(p.reshape(len(p), -1), n).reshape(p.shape), a, fps)
+    return out
+
+
+def auc(pos: np.ndarray, neg: np.ndarray) -> float:
+    """P(score of a negative (fake) > score of a real), ties count half."""
+    pos, neg = np.asarray(pos), np.asarray(neg)
+    if not len(pos) or not len(neg):
+        return float("nan")
+    gt = (neg[:, None] > pos[None, :]).mean()
+    eq = (neg[:, None] == pos[None, :]).mean()
+    return float(gt + 0.5 * eq)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="unmask train lip-sync", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, default=Path("../shared/data"))
+    ap.add_argument("--cache", type=Path, default=Path("out/lipsync-cache"))
+    ap.add_argument("--out", type=Path, default=ls.WEIGHTS_DIR / ls.META_FILE)
+    ap.add_argument("--report", type=Path, default=Path("out/lipsync-report.json"))
+    args = ap.parse_args(argv)
+    from sklearn.linear_model import LogisticRegression
+
+    args.cache.mkdir(parents=True, exist_ok=True)
+    paths, clips = [], []
+    for pth in clip_paths(args.data):
+        t0 = time.perf_counter()
+        c = extract(pth, args.cache)
+        if c is None:
+            print(f"  {pth.name}: no face", file=sys.stderr)
+            continue
+        paths.append(pth)
+        clips.append(c)
+        print(f"  {pth.parent.name}/{pth.name}: {len(c['times'])} frames ({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
+    groups = sorted({group_of(p) for p in paths})
+    # alternate groups within each source into the two halves
+    held_groups: set[str] = set()
+    by_src: dict[str, list[str]] = {}
+    for g in groups:
+        by_src.setdefault(g.split("/")[0], []).append(g)
+    for gs in by_src.values():
+        held_groups |= set(gs[1::2])
+    rows = []  # (clip index, kind, features, held)
+    skipped = []
+    for i, c in enumerate(clips):
+        held = group_of(paths[i]) in held_groups
+        sa = analyse(c["times"], c["patches"], c["audio"], float(c["fps"]))
+        if sa is None:
+            skipped.append(paths[i].name)
+            continue
+        rows.append((i, "real", sa.features, held))
+        for kind, (t, p, a, fps) in negatives(clips, paths, i).items():
+            sn = analyse(t, p, a, fps)
+            if sn is not None:
+                rows.append((i, kind, sn.features, held))
+    X = np.array([[r[2][k] for k in ls.FEATURES] for r in rows])
+    y = np.array([0 if r[1] == "real" else 1 for r in rows])
+    held = np.array([r[3] for r in rows])
+    kinds = np.array([r[1] for r in rows])
+    cal = ~held
+    mean, scale = X[cal].mean(0), X[cal].std(0) + 1e-9
+    # weight reals up: each real clip has eight negatives
+    w = np.where(y == 0, float((y[cal] == 1).sum()) / max(1, (y[cal] == 0).sum()), 1.0)
+    model = LogisticRegression(C=1.0).fit((X[cal] - mean) / scale, y[cal], sample_weight=w[cal])
+    meta = {
+        "features": list(ls.FEATURES),
+        "mean": mean.round(6).tolist(),
+        "scale": scale.round(6).tolist(),
+        "coef": model.coef_[0].round(6).tolist(),
+        "intercept": round(float(model.intercept_[0]), 6),
+        "describe": f"logistic on {len(ls.FEATURES)} sync-curve features, fitted {dt.date.today():%Y-%m} on "
+        f"{int((cal & (y == 0)).sum())} real talking clips (GRID, VoxCeleb2, LRS2, BBC) vs {int((cal & (y == 1)).sum())} self-made negatives",
+    }
+    calib = ls.SyncCalibration(meta)
+    prob = np.array([calib.probability(r[2]) for r in rows])
+    report: dict = {"clips": len(clips), "skipped_short": skipped, "calibration_clips": int((cal & (y == 0)).sum()),
+                    "heldout_clips": int((held & (y == 0)).sum()), "auc_heldout": {}, "auc_calibration": {}}
+    for part, sel in (("auc_heldout", held), ("auc_calibration", cal)):
+        pos = prob[sel & (kinds == "real")]
+        for k in NEGATIVES:
+            report[part][k] = round(auc(pos, prob[sel & (kinds == k)]), 3)
+        report[part]["all"] = round(auc(pos, prob[sel & (y == 1)]), 3)
+    offs = np.array([r[2]["offset_frames"] for r in rows if r[1] == "real"])
+    held_real = np.array([r[3] for r in rows if r[1] == "real"])
+    report["offset_frames_real"] = offs.astype(int).tolist()
+    report["offset_within_1_frame"] = {"all": round(float(np.mean(np.abs(offs) <= 1)), 3),
+                                       "heldout": round(float(np.mean(np.abs(offs[held_real]) <= 1)), 3)}
+    report["offset_abs_median_frames"] = float(np.median(np.abs(offs)))
+    report["p_real_heldout"] = [round(float(v), 3) for v in prob[held & (kinds == "real")]]
+    report["threshold_0.5"] = {"real_flagged_heldout": round(float(np.mean(prob[held & (kinds == "real")] >= 0.5)), 3),
+                               **{f"{k}_caught_heldout": round(float(np.mean(prob[held & (kinds == k)] >= 0.5)), 3) for k in NEGATIVES}}
+    args.out.write_text(json.dumps(meta, indent=1) + "\n")
+    args.report.parent.mkdir(parents=True, exist_ok=True)
+    args.report.write_text(json.dumps(report, indent=1) + "\n")
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
