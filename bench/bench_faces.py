@@ -182,16 +182,18 @@ def bench_speed(shared: Path | None, seconds: float, repeats: int, weights: Path
         def scan():
             return det.analyze(open_media(path))
 
-        def med(fn):
-            walls, cpus = [], []
-            for _ in range(repeats):
+        # Decode and scan alternate, so that a change in the machine's load hits both alike.
+        runs: dict[str, list[tuple[float, float]]] = {"decode": [], "scan": []}
+        for _ in range(repeats):
+            for name, fn in (("decode", decode), ("scan", scan)):
                 t, c = time.perf_counter(), time.process_time()
                 fn()
-                walls.append(time.perf_counter() - t)
-                cpus.append(time.process_time() - c)
-            return statistics.median(walls), statistics.median(cpus)
+                runs[name].append((time.perf_counter() - t, time.process_time() - c))
 
-        (t_dec, c_dec), (t_scan, c_scan) = med(decode), med(scan)
+        def med(name: str) -> tuple[float, float]:
+            return statistics.median(w for w, _ in runs[name]), statistics.median(c for _, c in runs[name])
+
+        (t_dec, c_dec), (t_scan, c_scan) = med("decode"), med("scan")
         finding = scan()
         load = os.getloadavg()[0]
     print(f"# face-swap on a {seconds:g} s 720p30 H.264 clip ({_machine()}; face: {'../shared ' + face.path.name if face else 'none'})\n")
