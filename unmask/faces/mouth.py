@@ -13,7 +13,7 @@ scores of its first principal components (after per-patch brightness and contras
 normalisation) -- opening, closing, spreading of the lips dominate them in a
 talking face.
 
-Imports numpy (and Pillow inside ``mouth_patch``).
+Imports numpy only.
 """
 
 from __future__ import annotations
@@ -45,32 +45,42 @@ def mouth_matrix(points5: np.ndarray) -> np.ndarray:
     return similarity_transform(np.asarray(points5, dtype=np.float64).reshape(5, 2), MOUTH_TEMPLATE)
 
 
-def mouth_patch(rgb: np.ndarray, points5: np.ndarray) -> np.ndarray:
-    """(PATCH_H_PX, PATCH_W_PX) float32 grey patch of the mouth of the face at ``points5`` in an HxWx3 uint8 frame."""
-    from PIL import Image
+_PATCH_GRID = np.stack(np.meshgrid(np.arange(PATCH_W_PX) + 0.5, np.arange(PATCH_H_PX) + 0.5), axis=-1).reshape(-1, 2)
 
+
+def mouth_patch(image: np.ndarray, points5: np.ndarray) -> np.ndarray:
+    """(PATCH_H_PX, PATCH_W_PX) float32 grey patch of the mouth of the face at ``points5``.
+
+    ``image`` is an HxW uint8 grey (luma) frame or an HxWx3 uint8 RGB one. Bilinear
+    sampling in numpy (about 50 us a patch: it runs on every video frame); parts
+    outside the image repeat the edge pixels.
+    """
     m = mouth_matrix(points5)
-    a = m[:, :2]
-    inv = np.linalg.inv(a)
+    inv = np.linalg.inv(m[:, :2])
     t = -inv @ m[:, 2]
-    # Pillow's AFFINE wants the patch->image map, pixel centres at +0.5 on both sides.
-    ca, cb, d, e = inv[0, 0], inv[0, 1], inv[1, 0], inv[1, 1]
-    c = t[0] + 0.5 * (ca + cb) - 0.5
-    f = t[1] + 0.5 * (d + e) - 0.5
-    # Cut the bounding box of the patch first: converting a 1080p frame to Pillow costs
-    # far more than the patch itself.
-    corners = np.array([[0, 0], [PATCH_W_PX, 0], [0, PATCH_H_PX], [PATCH_W_PX, PATCH_H_PX]], dtype=np.float64)
-    img_pts = corners @ inv.T + t
-    h, w = rgb.shape[:2]
-    x0 = int(np.clip(np.floor(img_pts[:, 0].min()) - 2, 0, w - 1))
-    y0 = int(np.clip(np.floor(img_pts[:, 1].min()) - 2, 0, h - 1))
-    x1 = int(np.clip(np.ceil(img_pts[:, 0].max()) + 2, x0 + 1, w))
-    y1 = int(np.clip(np.ceil(img_pts[:, 1].max()) + 2, y0 + 1, h))
-    sub = Image.fromarray(np.ascontiguousarray(rgb[y0:y1, x0:x1])).convert("L")
-    patch = sub.transform(
-        (PATCH_W_PX, PATCH_H_PX), Image.Transform.AFFINE, (ca, cb, c - x0, d, e, f - y0), resample=Image.Resampling.BILINEAR
-    )
-    return np.asarray(patch, dtype=np.float32)
+    # pixel centres at +0.5 in both frames
+    xy = _PATCH_GRID @ inv.T + t - 0.5
+    h, w = image.shape[:2]
+    x0 = np.floor(xy[:, 0]).astype(np.int64)
+    y0 = np.floor(xy[:, 1]).astype(np.int64)
+    fx = (xy[:, 0] - x0).astype(np.float32)
+    fy = (xy[:, 1] - y0).astype(np.float32)
+    xa, xb = np.clip(x0, 0, w - 1), np.clip(x0 + 1, 0, w - 1)
+    ya, yb = np.clip(y0, 0, h - 1), np.clip(y0 + 1, 0, h - 1)
+    if image.ndim == 3:
+        img = image.astype(np.float32, copy=False) if image.dtype != np.uint8 else image
+
+        def px(yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
+            v = img[yy, xx].astype(np.float32)
+            return v @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    else:
+
+        def px(yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
+            return image[yy, xx].astype(np.float32)
+
+    top = px(ya, xa) * (1 - fx) + px(ya, xb) * fx
+    bottom = px(yb, xa) * (1 - fx) + px(yb, xb) * fx
+    return (top * (1 - fy) + bottom * fy).reshape(PATCH_H_PX, PATCH_W_PX)
 
 
 def interpolate_points(times_s: np.ndarray, key_times_s: np.ndarray, key_points: np.ndarray) -> np.ndarray:

@@ -56,6 +56,16 @@ class Frame:
     rgb: np.ndarray  # (height, width, 3) uint8, read-only
 
 
+@dataclass(frozen=True, slots=True)
+class LumaFrame:
+    """One decoded video frame as its luma (grey) plane; ``rgb`` only on the frames asked for (see ``MediaItem.luma_frames``)."""
+
+    index: int  # position among the decoded frames
+    pts_s: float
+    luma: np.ndarray  # (height, width) uint8, read-only: the Y plane (BT.601/709 luma), no colour conversion
+    rgb: np.ndarray | None  # (height, width, 3) uint8 on every ``rgb_every``-th frame, else None
+
+
 def _fmt_bytes(n: int) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
@@ -150,6 +160,22 @@ class MediaItem:
             )
         limit = self.limits.max_frames if capped_by_limit else max_frames
         yield from _iter_video_frames(self.path, self.info.format, fps, limit, self.limits, self.display_name, over_limit_is_error=capped_by_limit)
+
+    def luma_frames(self, *, max_frames: int, rgb_every: int = 1, skip_loop_filter: bool = False) -> Iterator[LumaFrame]:
+        """Every frame of the video (no sampling) as its luma plane, RGB only on every ``rgb_every``-th.
+
+        For detectors that need every frame but colour on a few (``lip-sync``: mouth motion
+        per frame, face detection every 5th). The Y plane of planar YUV video is read
+        without conversion, which made decoding 224 px talking clips 10x faster than RGB.
+        Stops quietly after ``max_frames`` frames; the decoding, duration and frame-size
+        limits apply as in ``frames``. ``skip_loop_filter`` skips H.264/HEVC deblocking: 30 %
+        faster decoding of 720p H.264, slightly blockier frames -- for motion measures, never
+        for detectors of compression or blending traces.
+        """
+        self._require(MediaKind.VIDEO)
+        if max_frames < 1 or rgb_every < 1:
+            raise ValueError(f"need max_frames >= 1 and rgb_every >= 1, got {max_frames!r}, {rgb_every!r}")
+        yield from _iter_luma_frames(self.path, self.info.format, max_frames, rgb_every, self.limits, self.display_name, skip_loop_filter)
 
     # -- audio ------------------------------------------------------------------------------
     def audio(self) -> np.ndarray:
@@ -439,6 +465,68 @@ def _iter_video_frames(path: Path, fmt: str, fps: float, max_frames: int, limits
                 next_t = max(next_t + period, t + period * 0.5)
                 if emitted >= max_frames and not over_limit_is_error:
                     return
+        except av.FFmpegError as exc:
+            raise DecodeError(f"{name}: the video data is broken ({_av_message(exc)})") from exc
+        if emitted == 0:
+            raise DecodeError(f"{name}: no video frame could be decoded")
+
+
+_PLANAR_YUV = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv410p", "yuv411p", "yuv440p", "nv12", "nv21"})
+
+
+def _luma(frame: Any) -> np.ndarray:
+    if frame.format.name in _PLANAR_YUV:
+        plane = frame.planes[0]
+        return np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)[:, : frame.width].copy()
+    return frame.to_ndarray(format="gray")
+
+
+def _rgb_fast(frame: Any) -> np.ndarray:
+    """RGB for face detection, which is what ``luma_frames`` hands RGB to.
+
+    Small 4:2:0 frames are converted in numpy (nearest-neighbour chroma): 0.4 ms for
+    224x224, where swscale took 5-7 ms; larger ones by swscale's fast bilinear path
+    (0.9 ms for 720p against 2.3 ms by default; numpy took 32 ms there). 2026-11, 2 cores.
+    """
+    name = frame.format.name
+    if name not in ("yuv420p", "yuvj420p") or frame.width % 2 or frame.height % 2 or frame.width * frame.height > 640 * 480:
+        return frame.reformat(format="rgb24", interpolation="FAST_BILINEAR").to_ndarray()
+    h, w = frame.height, frame.width
+    p = frame.planes
+    y = np.frombuffer(p[0], np.uint8).reshape(h, p[0].line_size)[:, :w].astype(np.float32)
+    u = np.frombuffer(p[1], np.uint8).reshape(h // 2, p[1].line_size)[:, : w // 2].astype(np.float32) - 128.0
+    v = np.frombuffer(p[2], np.uint8).reshape(h // 2, p[2].line_size)[:, : w // 2].astype(np.float32) - 128.0
+    u = u.repeat(2, axis=0).repeat(2, axis=1)
+    v = v.repeat(2, axis=0).repeat(2, axis=1)
+    if name == "yuv420p":  # limited range, BT.601 (the usual matrix below HD; close enough above it)
+        y = (y - 16.0) * 1.164
+        u, v = u * 1.138, v * 1.138
+    rgb = np.stack([y + 1.402 * v, y - 0.344 * u - 0.714 * v, y + 1.772 * u], axis=-1)
+    return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+
+
+def _iter_luma_frames(path: Path, fmt: str, max_frames: int, rgb_every: int, limits: Limits, name: str, skip_loop_filter: bool = False) -> Iterator[LumaFrame]:
+    import av
+
+    container = _av_open(path, fmt, name)
+    with container:
+        stream = next(s for s in container.streams.video if not _is_cover_art(s))
+        stream.thread_type = "AUTO"
+        if skip_loop_filter:
+            stream.codec_context.options = {"skip_loop_filter": "all"}
+        emitted = 0
+        try:
+            for frame in container.decode(stream):
+                if emitted >= min(max_frames, limits.max_decoded_frames):
+                    return
+                t = float(frame.pts * stream.time_base) if frame.pts is not None else emitted / (float(stream.average_rate or 25))
+                if t > limits.max_duration_s:
+                    raise LimitExceededError(f"{name}: video runs past the {fmt_duration(limits.max_duration_s)} duration limit")
+                if frame.width * frame.height > limits.max_frame_pixels:
+                    raise LimitExceededError(f"{name}: a {frame.width}x{frame.height} frame is above the {limits.max_frame_pixels / 1e6:.0f} MP frame limit")
+                rgb = _readonly(_rgb_fast(frame)) if emitted % rgb_every == 0 else None
+                yield LumaFrame(emitted, t, _readonly(_luma(frame)), rgb)
+                emitted += 1
         except av.FFmpegError as exc:
             raise DecodeError(f"{name}: the video data is broken ({_av_message(exc)})") from exc
         if emitted == 0:

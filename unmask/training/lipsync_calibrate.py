@@ -1,8 +1,8 @@
 """``unmask train lip-sync``: calibrate the ``lip-sync`` detector on real talking clips and self-made negatives.
 
 For every real clip (``../shared/data/faces/videos`` GRID, ``../shared/data/talking``) the
-detector's own front end (``unmask.detectors.lip_sync.mouth_tracks``: MTCNN every 5th
-frame, interpolated mouth patches) runs once and is cached; the negatives are then made
+detector's own front end (``unmask.detectors.lip_sync.mouth_tracks``: MTCNN every 0.4 s,
+interpolated mouth patches) runs once and is cached; the negatives are then made
 from the cached signals, as the detector would see them:
 
 - ``shift-0.2`` … ``shift-2``: the audio delayed (even clips) or advanced (odd clips) by
@@ -74,7 +74,7 @@ def extract(path: Path, cache: Path) -> dict | None:
         return {k: d[k] for k in d.files}
     frames, times, fps, audio = read_clip(path)
     fr = [Frame(i, float(t), rgb) for i, (t, rgb) in enumerate(zip(times, frames))]
-    tracks, t_all, fps_m = ls.mouth_tracks(fr)
+    tracks, t_all, fps_m = ls.mouth_tracks(fr, step=max(1, int(round(ls.KEYFRAME_S * fps))))
     if not tracks:
         return None
     tr = max(tracks, key=lambda t: len(t.times_s))
@@ -157,10 +157,14 @@ def auc(pos: np.ndarray, neg: np.ndarray) -> float:
     """P(score of a negative (fake) > score of a real), ties count half."""
     pos, neg = np.asarray(pos), np.asarray(neg)
     if not len(pos) or not len(neg):
-        return float("nan")
+        return None  # type: ignore[return-value]
     gt = (neg[:, None] > pos[None, :]).mean()
     eq = (neg[:, None] == pos[None, :]).mean()
     return float(gt + 0.5 * eq)
+
+
+def _r(v: float | None) -> float | None:
+    return None if v is None else round(v, 3)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -229,8 +233,21 @@ def main(argv: list[str] | None = None) -> int:
     for part, sel in (("auc_heldout", held), ("auc_calibration", cal)):
         pos = prob[sel & (kinds == "real")]
         for k in NEGATIVES:
-            report[part][k] = round(auc(pos, prob[sel & (kinds == k)]), 3)
-        report[part]["all"] = round(auc(pos, prob[sel & (y == 1)]), 3)
+            report[part][k] = _r(auc(pos, prob[sel & (kinds == k)]))
+        report[part]["all"] = _r(auc(pos, prob[sel & (y == 1)]))
+    src = np.array([paths[r[0]].parent.name.split("__")[0] for r in rows])
+    report["by_source_heldout"] = {}
+    for sname in sorted(set(src)):
+        sel = held & (src == sname)
+        pos = prob[sel & (kinds == "real")]
+        shifted = sel & np.isin(kinds, ["shift-0.2", "shift-0.5", "shift-1", "shift-2", "swap"])
+        offs_s = np.array([r[2]["offset_frames"] for r, ok in zip(rows, sel & (kinds == "real")) if ok])
+        report["by_source_heldout"][sname] = {
+            "real_clips": int(len(pos)),
+            "auc_shift_swap": _r(auc(pos, prob[shifted])),
+            "auc_all_negatives": _r(auc(pos, prob[sel & (y == 1)])),
+            "offset_within_1_frame": round(float(np.mean(np.abs(offs_s) <= 1)), 3) if len(offs_s) else None,
+        }
     offs = np.array([r[2]["offset_frames"] for r in rows if r[1] == "real"])
     held_real = np.array([r[3] for r in rows if r[1] == "real"])
     report["offset_frames_real"] = offs.astype(int).tolist()
