@@ -35,9 +35,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     lips = what.add_parser(
         "lip-sync",
         help="calibrate the lip-sync detector on real talking clips vs shifted/swapped/TTS audio and frozen/smoothed mouths",
-        add_help=False,
+        description="Calibrate lip-sync on ../shared talking clips and self-made negatives (see unmask/models/lip-sync.md).",
     )
-    lips.add_argument("rest", nargs=argparse.REMAINDER)
+    lips.add_argument("--data", default="../shared/data", help="folder holding faces/videos and talking/ (default: ../shared/data)")
+    lips.add_argument("--cache", default="out/lipsync-cache", help="per-clip mouth signals are cached here")
+    lips.add_argument("--out", default=None, help="calibration JSON to write (default: the shipped unmask/detectors/weights/lip-sync.json)")
+    lips.add_argument("--report", default="out/lipsync-report.json", help="held-out AUCs and offsets as JSON")
     lips.set_defaults(func=_cmd_lip_sync)
 
 
@@ -70,4 +73,5 @@ def _cmd_lip_sync(args: argparse.Namespace) -> int:
     # numpy + scikit-learn only: no torch needed
     from unmask.training.lipsync_calibrate import main
 
-    return main(list(args.rest))
+    argv = ["--data", args.data, "--cache", args.cache, "--report", args.report] + (["--out", args.out] if args.out else [])
+    return main(argv)
