@@ -439,6 +439,11 @@ def _iter_video_frames(path: Path, fmt: str, fps: float, max_frames: int, limits
     with container:
         stream = next(s for s in container.streams.video if not _is_cover_art(s))
         stream.thread_type = "AUTO"  # frame + slice threads: decoding is most of a video scan's cost
+        if stream.average_rate and fps * 2 <= float(stream.average_rate):
+            # Sampling at most every other frame: frames no other frame refers to (most
+            # B-frames) need not be decoded at all. The sampled frames are bit-identical to
+            # a full decode; a sample time may land on the neighbouring reference frame.
+            stream.codec_context.skip_frame = "NONREF"
         period = 1.0 / fps
         next_t, emitted, decoded = 0.0, 0, 0
         try:
