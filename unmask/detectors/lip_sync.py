@@ -15,8 +15,9 @@ Pipeline (``LipSyncDetector.analyze``), numpy + onnxruntime (MTCNN) only:
    a full MTCNN every 2 s, the O-net alone in between) and their five points are
    interpolated for the frames between, so every frame gets a mouth patch
    (``unmask.faces.mouth``) of every tracked face.
-3. Per face track: a mouth-opening signal per frame (``mouth_signals``: darkness of the
-   mouth region and of its darkest rows, brightness and contrast normalised) and the
+3. Per face track: mouth-opening signals per frame (``mouth_signals``: darkness of the
+   mouth region and of its darkest rows, brightness and contrast normalised, and a linear
+   inner-lip-opening regressor fitted on still faces with 68-point landmarks) and the
    voice's envelope at the same frame times (``unmask.audio.envelope``), both
    band-passed to syllable rates (slow drift removed with a ``DETREND_S`` moving average).
 4. ``sync_curve``: correlation of the two for every offset within ±``MAX_OFFSET_S``,
@@ -98,12 +99,23 @@ def detrend(x: np.ndarray, fps: float) -> np.ndarray:
     return np.asarray(x, dtype=np.float64) - _moving_average(np.asarray(x, dtype=np.float64), n)
 
 
-def mouth_signals(patches: np.ndarray) -> np.ndarray:
-    """(T, 2) mouth-opening signals of (T, H, W) mouth patches (``unmask.faces.mouth`` layout).
+def openness_inputs(patches: np.ndarray) -> np.ndarray:
+    """(T, 432) inputs of the learned mouth-openness regressor: each patch at zero mean and
+    unit contrast, averaged over 2x2 pixel blocks (24x18)."""
+    p = np.asarray(patches, dtype=np.float64)
+    p = p - p.mean(axis=(1, 2), keepdims=True)
+    p = p / (p.std(axis=(1, 2), keepdims=True) + 1.0)
+    t, h, w = p.shape
+    return p.reshape(t, h // 2, 2, w // 2, 2).mean(axis=(2, 4)).reshape(t, -1)
+
+
+def mouth_signals(patches: np.ndarray, openness: "Openness | None" = None) -> np.ndarray:
+    """(T, 2 or 3) mouth-opening signals of (T, H, W) mouth patches (``unmask.faces.mouth`` layout).
 
     Column 0: darkness of the lips' region (an open mouth shows the dark cavity);
     column 1: darkness of its three darkest rows (the gap between the lips, robust to
-    teeth showing). Each patch is normalised to zero mean and unit contrast first.
+    teeth showing); both after removing each patch's mean and dividing by one contrast
+    scale for the track. Column 2, with ``openness``: the learned inner-lip opening.
     """
     from unmask.faces.mouth import PATCH_H_PX, PATCH_W_PX, normalise_patches
 
@@ -114,7 +126,30 @@ def mouth_signals(patches: np.ndarray) -> np.ndarray:
     region = x[:, 8:24, 14:34]  # mouth corners at x = 14, 34, y = 13: the lips and the gap below
     dark = -region.mean(axis=(1, 2))
     rows = np.sort(x[:, 8:26, 16:32].mean(axis=2), axis=1)[:, :3].mean(axis=1)
-    return np.stack([dark, -rows], axis=1)
+    cols = [dark, -rows]
+    if openness is not None:
+        cols.append(openness.predict(p))
+    return np.stack(cols, axis=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Openness:
+    """Linear (ridge) regressor: mouth patch → inner-lip opening / eye-to-mouth distance.
+
+    Fitted on still faces with 68-point landmarks (``unmask.training.lipsync_calibrate.fit_openness``);
+    the weights live in ``weights/lip-sync.json`` under ``"openness"``.
+    """
+
+    mean: np.ndarray  # (432,)
+    coef: np.ndarray  # (432,)
+    intercept: float
+
+    def predict(self, patches: np.ndarray) -> np.ndarray:
+        return (openness_inputs(patches) - self.mean) @ self.coef + self.intercept
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Openness":
+        return cls(np.asarray(d["mean"], dtype=np.float64), np.asarray(d["coef"], dtype=np.float64), float(d["intercept"]))
 
 
 def audio_signal(waveform: np.ndarray, frame_times_s: np.ndarray, fps: float) -> np.ndarray:
@@ -260,6 +295,7 @@ class SyncCalibration:
         self.coef = np.asarray(meta["coef"], dtype=np.float64)
         self.intercept = float(meta["intercept"])
         self.describe = str(meta.get("describe", "logistic"))
+        self.openness = Openness.from_dict(meta["openness"]) if meta.get("openness") else None
 
     @classmethod
     def load(cls, weights_dir: Path = WEIGHTS_DIR) -> "SyncCalibration":
@@ -445,7 +481,7 @@ class LipSyncDetector:
                     if mask.sum() < MIN_TRACK_SPEECH_S * fps or len(rt) < 2 * max_offset_frames(fps) + int(WINDOW_S * fps) // 2:
                         continue
                     env = audio_signal(x, rt, fps)
-                    sa = analyse_sync(env, mouth_signals(rp), rt, fps, mask)
+                    sa = analyse_sync(env, mouth_signals(rp, cal.openness), rt, fps, mask)
                     results.append((tr.track_id, rt, sa, float(np.median(tr.face_px))))
         if not results:
             reason = "no-face" if not tracks else "too-little-speech"
