@@ -180,3 +180,5 @@ def test_luma_frames_gives_every_frame_and_rgb_on_keyframes(tmp_path):
     # the Y plane is limited range (16-235): a linear function of the picture's grey
     assert np.corrcoef(grey.ravel(), f0.luma.ravel().astype(float))[0, 1] > 0.98
     assert len(list(item.luma_frames(max_frames=7))) == 7
+    small = next(item.luma_frames(max_frames=1, rgb_max_side=48))
+    assert small.rgb.shape == (32, 48, 3) and small.rgb_scale == pytest.approx(0.5) and small.luma.shape == (64, 96)

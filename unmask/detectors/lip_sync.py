@@ -74,6 +74,7 @@ HOP_S = 1.0
 # with 0.4 s, 69 % with 0.2 s and 62 % with detection on every frame (O-net landmark jitter),
 # and the face detector was most of lip-sync's cost (2026-11).
 KEYFRAME_S = 0.4
+RGB_MAX_SIDE_PX = 640  # keyframes for the face detector are decoded at this size (it detects at 640 px anyway)
 REDETECT_S = 4.0  # full MTCNN this often; the O-net alone re-finds known faces in between
 MAX_ANALYSED_S = 300.0  # longer videos: the first 5 minutes (all frames are decoded, which is the cost)
 MIN_TRACK_SPEECH_S = 2.0  # a face must be visible during this much speech to be judged
@@ -356,7 +357,8 @@ def mouth_tracks(frames, *, step: int = 10) -> tuple[list[MouthTrack], np.ndarra
 
     prev: tuple[float, dict[int, Any]] | None = None
     for kf, assigned in follow_faces(keyframes(), tracker=FaceTracker(), min_face_px=MIN_FACE_PX, redetect_every_s=REDETECT_S):
-        cur = {tid: face for tid, face in assigned}
+        # faces found on a shrunk RGB frame go back to luma pixels
+        cur = {tid: (face if getattr(kf, "rgb_scale", 1.0) == 1.0 else face.scaled(1.0 / kf.rgb_scale)) for tid, face in assigned}
         while buf and buf[0] is not kf:
             fr = buf.popleft()
             pts: dict[int, tuple[np.ndarray, float]] = {}
@@ -470,7 +472,8 @@ class LipSyncDetector:
         try:
             with watch.stage("frames_faces_mouths"):
                 step = max(1, int(round(KEYFRAME_S * fps_native)))
-                tracks, times, fps = mouth_tracks(item.luma_frames(max_frames=max_frames, rgb_every=step, skip_loop_filter=True), step=step)
+                frames = item.luma_frames(max_frames=max_frames, rgb_every=step, skip_loop_filter=True, rgb_max_side=RGB_MAX_SIDE_PX)
+                tracks, times, fps = mouth_tracks(frames, step=step)
         except ModelError as exc:
             return failed(self.card, f"face detector could not be loaded ({exc})")
         with watch.stage("sync"):

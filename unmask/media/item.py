@@ -63,7 +63,8 @@ class LumaFrame:
     index: int  # position among the decoded frames
     pts_s: float
     luma: np.ndarray  # (height, width) uint8, read-only: the Y plane (BT.601/709 luma), no colour conversion
-    rgb: np.ndarray | None  # (height, width, 3) uint8 on every ``rgb_every``-th frame, else None
+    rgb: np.ndarray | None  # (h, w, 3) uint8 on every ``rgb_every``-th frame, else None; may be smaller than luma
+    rgb_scale: float = 1.0  # rgb pixels per luma pixel (< 1 when ``rgb_max_side`` shrank it)
 
 
 def _fmt_bytes(n: int) -> str:
@@ -161,7 +162,9 @@ class MediaItem:
         limit = self.limits.max_frames if capped_by_limit else max_frames
         yield from _iter_video_frames(self.path, self.info.format, fps, limit, self.limits, self.display_name, over_limit_is_error=capped_by_limit)
 
-    def luma_frames(self, *, max_frames: int, rgb_every: int = 1, skip_loop_filter: bool = False) -> Iterator[LumaFrame]:
+    def luma_frames(
+        self, *, max_frames: int, rgb_every: int = 1, skip_loop_filter: bool = False, rgb_max_side: int | None = None
+    ) -> Iterator[LumaFrame]:
         """Every frame of the video (no sampling) as its luma plane, RGB only on every ``rgb_every``-th.
 
         For detectors that need every frame but colour on a few (``lip-sync``: mouth motion
@@ -170,12 +173,14 @@ class MediaItem:
         Stops quietly after ``max_frames`` frames; the decoding, duration and frame-size
         limits apply as in ``frames``. ``skip_loop_filter`` skips H.264/HEVC deblocking: 30 %
         faster decoding of 720p H.264, slightly blockier frames -- for motion measures, never
-        for detectors of compression or blending traces.
+        for detectors of compression or blending traces. ``rgb_max_side`` shrinks the RGB frames
+        (not the luma) so their longer side is at most that many pixels (``LumaFrame.rgb_scale``
+        says by how much): the face detector works at 640 px anyway.
         """
         self._require(MediaKind.VIDEO)
         if max_frames < 1 or rgb_every < 1:
             raise ValueError(f"need max_frames >= 1 and rgb_every >= 1, got {max_frames!r}, {rgb_every!r}")
-        yield from _iter_luma_frames(self.path, self.info.format, max_frames, rgb_every, self.limits, self.display_name, skip_loop_filter)
+        yield from _iter_luma_frames(self.path, self.info.format, max_frames, rgb_every, self.limits, self.display_name, skip_loop_filter, rgb_max_side)
 
     # -- audio ------------------------------------------------------------------------------
     def audio(self) -> np.ndarray:
@@ -510,7 +515,9 @@ def _rgb_fast(frame: Any) -> np.ndarray:
     return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
 
 
-def _iter_luma_frames(path: Path, fmt: str, max_frames: int, rgb_every: int, limits: Limits, name: str, skip_loop_filter: bool = False) -> Iterator[LumaFrame]:
+def _iter_luma_frames(
+    path: Path, fmt: str, max_frames: int, rgb_every: int, limits: Limits, name: str, skip_loop_filter: bool = False, rgb_max_side: int | None = None
+) -> Iterator[LumaFrame]:
     import av
 
     container = _av_open(path, fmt, name)
@@ -529,8 +536,17 @@ def _iter_luma_frames(path: Path, fmt: str, max_frames: int, rgb_every: int, lim
                     raise LimitExceededError(f"{name}: video runs past the {fmt_duration(limits.max_duration_s)} duration limit")
                 if frame.width * frame.height > limits.max_frame_pixels:
                     raise LimitExceededError(f"{name}: a {frame.width}x{frame.height} frame is above the {limits.max_frame_pixels / 1e6:.0f} MP frame limit")
-                rgb = _readonly(_rgb_fast(frame)) if emitted % rgb_every == 0 else None
-                yield LumaFrame(emitted, t, _readonly(_luma(frame)), rgb)
+                rgb, scale = None, 1.0
+                if emitted % rgb_every == 0:
+                    if rgb_max_side and max(frame.width, frame.height) > rgb_max_side:
+                        scale = rgb_max_side / max(frame.width, frame.height)
+                        w, h = max(2, round(frame.width * scale)), max(2, round(frame.height * scale))
+                        rgb = frame.reformat(width=w, height=h, format="rgb24", interpolation="FAST_BILINEAR").to_ndarray()
+                        scale = w / frame.width
+                    else:
+                        rgb = _rgb_fast(frame)
+                    rgb = _readonly(rgb)
+                yield LumaFrame(emitted, t, _readonly(_luma(frame)), rgb, scale)
                 emitted += 1
         except av.FFmpegError as exc:
             raise DecodeError(f"{name}: the video data is broken ({_av_message(exc)})") from exc
