@@ -41,6 +41,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     lips.add_argument("--cache", default="out/lipsync-cache", help="per-clip mouth signals are cached here")
     lips.add_argument("--out", default=None, help="calibration JSON to write (default: the shipped unmask/detectors/weights/lip-sync.json)")
     lips.add_argument("--report", default="out/lipsync-report.json", help="held-out AUCs and offsets as JSON")
+    lips.add_argument("--end-to-end", action="store_true", help="also scan re-encoded held-out clips with the shipped detector (a few minutes)")
     lips.set_defaults(func=_cmd_lip_sync)
 
 
@@ -71,7 +72,13 @@ def _cmd_faces(args: argparse.Namespace) -> int:
 
 def _cmd_lip_sync(args: argparse.Namespace) -> int:
     # numpy + scikit-learn only: no torch needed
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        from unmask.errors import UsageError
+
+        raise UsageError("calibrating lip-sync needs scikit-learn", hint="pip install scikit-learn (or 'unmask[test]')") from None
     from unmask.training.lipsync_calibrate import main
 
     argv = ["--data", args.data, "--cache", args.cache, "--report", args.report] + (["--out", args.out] if args.out else [])
-    return main(argv)
+    return main(argv + (["--end-to-end"] if args.end_to_end else []))
