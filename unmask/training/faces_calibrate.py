@@ -13,7 +13,10 @@
    (bicubic, then re-aligned at S from the smaller image, as the detector would).
 4. The false-positive rate at p = 0.5 is then measured on the *report*
    identities (never used for training, model selection or the threshold),
-   plain / JPEG q70 / 0.5x, with the AUC of their reals vs their SBI fakes.
+   plain / JPEG q70 / 0.5x, with the AUC of their reals vs their SBI fakes;
+   and on the webmorph studio portraits (no iBUG-68 landmarks, so never in
+   training), found and aligned by ``unmask.faces.detect_faces`` as the
+   detector does it.
 
 Writes ``face-swap.json`` beside the ONNX file. The dev set is never read.
 """
@@ -78,6 +81,19 @@ def real_logits(session, data_dir: Path, files: list[str], size_px: int) -> dict
     return {k: onnx_logits(session, np.stack(v)) for k, v in res.items()}
 
 
+def webmorph_logits(session, data_dir: Path, size_px: int) -> dict[str, np.ndarray]:
+    """Face logits of the webmorph portraits, detected + aligned like the detector does, per perturbation."""
+    from unmask.training.faces_dev import face_crops
+
+    recs = [json.loads(line) for line in (data_dir / "faces.jsonl").read_text().splitlines() if line.strip()]
+    files = [r["file"] for r in recs if r["source"].startswith("webmorph")]
+    out = {}
+    for name in PERTURBATIONS:
+        crops = [face_crops(data_dir / f, size_px, name)[:1] for f in files]
+        out[name] = onnx_logits(session, np.concatenate(crops))
+    return out
+
+
 def sbi_pairs(cache: D.FaceCache, indices: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(crops, labels) of the fixed validation pairs (same draws as ``SbiPairs(fixed=True)``)."""
     import random
@@ -133,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     calib = real_logits(session, args.data, cache.file[split["calib"]].tolist(), size)
     report = real_logits(session, args.data, cache.file[split["report"]].tolist(), size)
     threshold = float(np.quantile(np.concatenate(list(calib.values())), 1 - TARGET_FPR))
+    webmorph = webmorph_logits(session, args.data, size)
     b = -a * threshold
     fpr = {k: float((v > threshold).mean()) for k, v in report.items()}
     fpr_calib = {k: float((v > threshold).mean()) for k, v in calib.items()}
@@ -157,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
             "auc_report_identities": auc(rep_y, rep_logit),
             "report_reals": {"faces": len(split["report"]), "fpr_at_0.5": fpr},
             "calib_reals": {"faces": len(split["calib"]), "fpr_at_0.5": fpr_calib},
+            "webmorph_reals": {"faces": {k: len(v) for k, v in webmorph.items()},
+                               "fpr_at_0.5": {k: float((v > threshold).mean()) for k, v in webmorph.items()}},
             "sbi_tpr_at_0.5": {"calib": tpr_val, "report": tpr_rep},
         },
     }
