@@ -55,13 +55,21 @@ function verdictBadge(verdict, probability) {
   const span = text("span", (LABEL[verdict] || verdict) + (probability == null ? "" : "  " + Math.round(probability * 100) + "%"), "verdict " + verdict);
   span.dataset.verdict = verdict; return span;
 }
+let reportSeq = 0;
 async function showReport(id, name) {
+  const seq = ++reportSeq;  // the report asked for last is the one shown, whichever answer comes first
   const r = await fetch("/v1/scans/" + id + "/report.html", {headers: headers()});
   const body = await r.text();
+  if (seq !== reportSeq) return;
   if (!r.ok) { alert(errorMessage(body)); return; }
   $("report-title").textContent = "Report: " + name;
-  $("report-frame").srcdoc = body;
+  // Show the card first, then load a fresh frame: Chromium runs a sandboxed frame in its own
+  // process and may never lay out a document loaded while the frame was display:none.
   $("report-card").hidden = false;
+  const frame = document.createElement("iframe");
+  frame.id = "report-frame"; frame.title = "report"; frame.setAttribute("sandbox", "");
+  $("report-frame").replaceWith(frame);
+  frame.srcdoc = body;
   $("report-card").scrollIntoView({behavior: "smooth"});
 }
 function addRow(file) {
@@ -109,19 +117,23 @@ async function poll(id, name, ui) {
   }
   loadHistory();
 }
+let historySeq = 0;
 async function loadHistory() {
+  // Calls overlap (every finished upload asks): only the latest response is drawn, in one step.
+  const seq = ++historySeq;
   const r = await fetch("/v1/scans?limit=100", {headers: headers()});
-  const tbody = $("history").querySelector("tbody"); tbody.textContent = "";
-  if (!r.ok) { const tr = document.createElement("tr"); const td = text("td", errorMessage(await r.text()), "err"); td.colSpan = 5; tr.append(td); tbody.append(tr); return; }
-  for (const job of (await r.json()).scans) {
+  const rows = [];
+  if (!r.ok) { const tr = document.createElement("tr"); const td = text("td", errorMessage(await r.text()), "err"); td.colSpan = 5; tr.append(td); rows.push(tr); }
+  else for (const job of (await r.json()).scans) {
     const tr = document.createElement("tr");
     const name = document.createElement("td");
     if (job.status === "done" || (job.status === "failed" && job.verdict)) { const b = text("button", job.filename, "link"); b.onclick = () => showReport(job.id, job.filename); name.append(b); }
     else name.textContent = job.filename;
     const v = document.createElement("td"); if (job.verdict) v.append(verdictBadge(job.verdict, null));
     tr.append(name, text("td", job.status), v, text("td", job.probability == null ? "" : job.probability.toFixed(2)), text("td", new Date(job.created_at * 1000).toLocaleString()));
-    tbody.append(tr);
+    rows.push(tr);
   }
+  if (seq === historySeq) $("history").querySelector("tbody").replaceChildren(...rows);
 }
 const drop = $("drop");
 drop.onclick = () => $("file-input").click();
