@@ -34,9 +34,7 @@ Imports numpy at module level only; onnxruntime and Pillow load on first use. Ne
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +50,7 @@ from unmask.detectors._base import (
     not_applicable,
     scored,
 )
+from unmask.detectors._onnx import load_shipped_model, sigmoid
 from unmask.errors import ModelError, UnmaskError
 
 if TYPE_CHECKING:
@@ -89,46 +88,14 @@ PEAK_FREQS = {  # (fy, fx) in cycles per pixel → what a person reads
 }
 
 
-def _sigmoid(z: float | np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
-
-
 class AiImageModel:
     """The shipped ONNX network and its calibration (``weights/ai-image.json``), sha256-checked on load."""
 
     def __init__(self, weights_dir: Path = WEIGHTS_DIR) -> None:
-        import onnxruntime as ort
-
-        try:
-            meta = json.loads((weights_dir / META_FILE).read_text())
-            data = (weights_dir / meta["weights"]).read_bytes()
-        except (OSError, KeyError, ValueError) as exc:
-            raise ModelError(
-                f"ai-image model files are missing or unreadable ({exc})",
-                hint="reinstall unmask",
-            ) from exc
-        sha = hashlib.sha256(data).hexdigest()
-        if sha != meta["sha256"]:
-            raise ModelError(
-                f"ai-image weights are corrupt: sha256 {sha[:12]}… differs from {meta['sha256'][:12]}… in {META_FILE}",
-                hint="reinstall unmask",
-            )
-        try:
-            opts = ort.SessionOptions()
-            # No busy-waiting between ops: scans share cores with decoding and other workers,
-            # and spinning threads then cost more than they save.
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            self.session = ort.InferenceSession(
-                data, opts, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
-            raise ModelError(
-                f"ai-image weights could not be loaded by onnxruntime ({exc})"
-            ) from exc
-        self.a = float(meta["calibration"]["a"])
-        self.b = float(meta["calibration"]["b"])
-        self.calibration = str(meta["calibration"]["describe"])
-        self.sha256 = sha
+        model = load_shipped_model(META_FILE, weights_dir=weights_dir, label="ai-image")
+        self.session, self.sha256, self.a, self.b = model.session, model.sha256, model.a, model.b
+        self.calibration = str(model.meta["calibration"].get("describe", f"platt a={self.a:.3g} b={self.b:.3g}"))
+        self.probability = model.probability
 
     def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(N, 3, H, W) float32 RGB in [0, 1] → (logits (N,), maps (N, H/16, W/16))."""
@@ -138,8 +105,6 @@ class AiImageModel:
         )
         return logits.astype(np.float64), maps[:, 0].astype(np.float64)
 
-    def probability(self, logit: float | np.ndarray) -> np.ndarray:
-        return _sigmoid(self.a * np.asarray(logit, dtype=np.float64) + self.b)
 
 
 # --------------------------------------------------------------------------------------------
@@ -352,7 +317,7 @@ def render_heatmap_png(
     ys = np.minimum(np.arange(grey.shape[0]) * step // STRIDE_PX, ch - 1)
     xs = np.minimum(np.arange(grey.shape[1]) * step // STRIDE_PX, cw - 1)
     cells = cell_logits[ys][:, xs]
-    p = _sigmoid(np.nan_to_num(cells, nan=0.0))
+    p = sigmoid(np.nan_to_num(cells, nan=0.0))
     colour = np.stack([255 * p, np.full_like(p, 60.0), 255 * (1 - p)], axis=2)
     alpha = np.where(np.isnan(cells), 0.0, 0.55)[..., None]
     out = (base * (1 - alpha) + colour * alpha).clip(0, 255).astype(np.uint8)

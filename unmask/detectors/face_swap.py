@@ -39,9 +39,7 @@ Imports numpy at module level; onnxruntime and Pillow on first use. Never import
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +48,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from unmask.core import Attachment, Evidence, Finding, MediaKind, Signal, TimelinePoint
-from unmask.detectors._base import DetectorCard, Stopwatch, failed, not_applicable, scored
+from unmask.detectors._base import (
+    DetectorCard,
+    Stopwatch,
+    failed,
+    not_applicable,
+    scored,
+)
+from unmask.detectors._onnx import load_shipped_model, sigmoid
 from unmask.errors import ModelError, UnmaskError
 
 if TYPE_CHECKING:
@@ -84,39 +89,18 @@ MAX_HEATMAPS = 3
 PREVIEW_MAX_SIDE_PX = 640
 
 
-def _sigmoid(z: float | np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
-
-
 class FaceSwapModel:
     """The shipped ONNX network and its card (``weights/face-swap.json``), sha256-checked on load."""
 
     def __init__(self, weights_dir: Path = WEIGHTS_DIR) -> None:
-        import onnxruntime as ort
-
+        model = load_shipped_model(META_FILE, weights_dir=weights_dir, label="face-swap")
         try:
-            meta = json.loads((weights_dir / META_FILE).read_text())
-            data = (weights_dir / meta["weights"]).read_bytes()
-            self.size = int(meta["input"]["size"])
-            self.a = float(meta["calibration"]["a"])
-            self.b = float(meta["calibration"]["b"])
-        except (OSError, KeyError, ValueError, TypeError) as exc:
-            raise ModelError(f"face-swap model files are missing or unreadable ({exc})", hint="reinstall unmask") from exc
-        sha = hashlib.sha256(data).hexdigest()
-        if sha != meta.get("sha256"):
-            raise ModelError(
-                f"face-swap weights are corrupt: sha256 {sha[:12]}… differs from {str(meta.get('sha256'))[:12]}… in {META_FILE}",
-                hint="reinstall unmask",
-            )
-        try:
-            opts = ort.SessionOptions()
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # share cores with decoding
-            self.session = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
-            raise ModelError(f"face-swap weights could not be loaded by onnxruntime ({exc})") from exc
-        self.calibration = str(meta["calibration"].get("describe", f"platt a={self.a:.3g} b={self.b:.3g}"))
-        self.sha256 = sha
-        self.meta = meta
+            self.size = int(model.meta["input"]["size"])
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ModelError(f"face-swap model card has no usable input size ({exc})", hint="reinstall unmask") from exc
+        self.session, self.sha256, self.a, self.b, self.meta = model.session, model.sha256, model.a, model.b, model.meta
+        self.calibration = str(model.meta["calibration"].get("describe", f"platt a={self.a:.3g} b={self.b:.3g}"))
+        self.probability = model.probability
 
     def run(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(N, S, S, 3) uint8 aligned crops → (logits (N,), boundary-map logits (N, h, w))."""
@@ -124,8 +108,6 @@ class FaceSwapModel:
         logits, masks = self.session.run(["logit", "mask"], {"image": x})
         return logits.reshape(-1).astype(np.float64), masks[:, 0].astype(np.float32)
 
-    def probability(self, logit: float | np.ndarray) -> np.ndarray:
-        return _sigmoid(self.a * np.asarray(logit, dtype=np.float64) + self.b)
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,7 +259,7 @@ def render_heatmap_png(rgb: np.ndarray, s: FaceScore, size: int) -> bytes:
     t = crop_to_map @ (m[:, :2] @ np.array([x0, y0], float) + m[:, 2])
     # Pixel centres: output centre (u + 0.5) maps to map coordinate (i + 0.5).
     t = t + a @ np.array([0.5, 0.5]) - 0.5
-    heat = Image.fromarray(_sigmoid(s.mask).astype(np.float32), mode="F")
+    heat = Image.fromarray(sigmoid(s.mask).astype(np.float32), mode="F")
     heat = heat.transform((out_w, out_h), Image.Transform.AFFINE, (a[0, 0], a[0, 1], t[0], a[1, 0], a[1, 1], t[1]), resample=Image.Resampling.BILINEAR)
     hv = np.clip(np.asarray(heat, dtype=np.float32), 0, 1)[..., None]
     base = np.asarray(region, dtype=np.float32)

@@ -48,7 +48,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from unmask.core import Evidence, Finding, Signal, TimelinePoint
-from unmask.detectors._base import DetectorCard, Stopwatch, failed, not_applicable, scored
+from unmask.detectors._base import (
+    DetectorCard,
+    Stopwatch,
+    failed,
+    not_applicable,
+    scored,
+)
 from unmask.errors import DecodeError, ModelError
 
 if TYPE_CHECKING:

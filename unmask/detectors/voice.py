@@ -35,8 +35,6 @@ Imports: numpy at module level; onnxruntime inside functions.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import struct
 import time
 from collections.abc import Iterator
@@ -45,9 +43,22 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
-from unmask.audio import SpeechActivity, detect_speech, lfcc, normalise_level, speech_windows
+from unmask.audio import (
+    SpeechActivity,
+    detect_speech,
+    lfcc,
+    normalise_level,
+    speech_windows,
+)
 from unmask.core import Evidence, Finding, Signal, TimelinePoint
-from unmask.detectors._base import DetectorCard, Stopwatch, failed, not_applicable, scored
+from unmask.detectors._base import (
+    DetectorCard,
+    Stopwatch,
+    failed,
+    not_applicable,
+    scored,
+)
+from unmask.detectors._onnx import load_shipped_model
 from unmask.errors import DecodeError, UsageError
 
 if TYPE_CHECKING:
@@ -67,20 +78,10 @@ class LfccModel:
     hop_s = HOP_S
 
     def __init__(self, weights_dir: Path = WEIGHTS_DIR) -> None:
-        import onnxruntime as ort
-
-        meta = json.loads((weights_dir / "voice.json").read_text())
-        data = (weights_dir / meta["weights"]).read_bytes()
-        sha = hashlib.sha256(data).hexdigest()
-        if sha != meta["sha256"]:
-            raise UsageError(f"voice model weights are corrupt: sha256 {sha[:12]}… differs from {meta['sha256'][:12]}… in voice.json",
-                             hint="reinstall unmask")
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
-        opts.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
-        self.a, self.b = float(meta["calibration"]["a"]), float(meta["calibration"]["b"])
-        self.sha256 = sha
+        # One thread: voice windows are small, and `listen` must not compete with the capture.
+        model = load_shipped_model("voice.json", weights_dir=weights_dir, label="voice", threads=1)
+        self.session, self.sha256, self.a, self.b = model.session, model.sha256, model.a, model.b
+        self.probability = model.probability
 
     def window_logits(self, windows: list[np.ndarray]) -> np.ndarray:
         """Raw logits (> 0 = synthetic) of level-normalised 16 kHz windows."""
@@ -93,9 +94,6 @@ class LfccModel:
             out[idx] = self.session.run(None, {"lfcc": np.stack([feats[i] for i in idx])})[0].reshape(-1)
         return out
 
-    def probability(self, logit: float | np.ndarray) -> np.ndarray:
-        z = self.a * np.asarray(logit, dtype=np.float64) + self.b
-        return 1.0 / (1.0 + np.exp(-z))
 
 
 def load_model(spec: str | None):
