@@ -193,11 +193,11 @@ def make_video(
             out.mux(vs.encode(frame))
         out.mux(vs.encode(None))
         if astream is not None:
-            _encode_audio(out, astream, tone(n_frames / fps, audio_rate_hz, audio_channels), audio_rate_hz)
+            encode_audio(out, astream, tone(n_frames / fps, audio_rate_hz, audio_channels), audio_rate_hz)
     return path
 
 
-def _encode_audio(out: object, stream: object, samples: np.ndarray, sample_rate_hz: int) -> None:
+def encode_audio(out: object, stream: object, samples: np.ndarray, sample_rate_hz: int) -> None:
     """Encode (samples, channels) float32 into a PyAV stream, converting to the encoder's sample format."""
     import av
 
@@ -245,7 +245,7 @@ def make_audio(path: str | os.PathLike[str], fmt: str = "wav", seconds: float = 
         raise ValueError(f"fmt must be one of {AUDIO_FORMATS}, got {fmt!r}")
     with av.open(str(path), "w", format=container) as out:
         stream = out.add_stream(codec, rate=sample_rate_hz, layout="stereo" if channels == 2 else "mono")
-        _encode_audio(out, stream, samples, sample_rate_hz)
+        encode_audio(out, stream, samples, sample_rate_hz)
     return path
 
 

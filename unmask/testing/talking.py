@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from unmask.testing.media import encode_audio
+
 SAMPLE_RATE_HZ = 16_000
 
 
@@ -66,15 +68,7 @@ def write_clip(path: str | os.PathLike[str], frames: list[np.ndarray], fps: floa
                 out.mux(p)
         for p in vs.encode(None):
             out.mux(p)
-        mono = np.clip(a48, -1, 1).astype(np.float32)[None, :]
-        for a in range(0, mono.shape[1], 1024):
-            af = av.AudioFrame.from_ndarray(np.ascontiguousarray(mono[:, a : a + 1024]), format="fltp", layout="mono")
-            af.sample_rate = 48_000
-            af.pts = a
-            for p in aus.encode(af):
-                out.mux(p)
-        for p in aus.encode(None):
-            out.mux(p)
+        encode_audio(out, aus, np.clip(a48, -1, 1).astype(np.float32)[:, None], 48_000)
     return Path(path)
 
 

@@ -25,6 +25,8 @@ import types
 
 import numpy as np
 
+from unmask.testing.media import encode_audio
+
 SAMPLE_RATE_HZ = 16_000
 
 SENTENCES = (
@@ -311,13 +313,5 @@ def make_video_with_speech(path: str | os.PathLike[str], speech: np.ndarray, *, 
                 out.mux(p)
         for p in vs.encode(None):
             out.mux(p)
-        stereo = np.repeat(np.clip(audio, -1, 1)[None, :], 2, axis=0).astype(np.float32)
-        for a in range(0, stereo.shape[1], 1024):
-            af = av.AudioFrame.from_ndarray(np.ascontiguousarray(stereo[:, a : a + 1024]), format="fltp", layout="stereo")
-            af.sample_rate = 48_000
-            af.pts = a
-            for p in aus.encode(af):
-                out.mux(p)
-        for p in aus.encode(None):
-            out.mux(p)
+        encode_audio(out, aus, np.repeat(np.clip(audio, -1, 1)[:, None], 2, axis=1).astype(np.float32), 48_000)
     return str(path)
