@@ -330,7 +330,7 @@ def _probe_image(path: Path, sniffed: Sniffed, limits: Limits, name: str, common
 # which weighs the file's extension: random bytes named .png went to the image2 demuxer
 # although their content had been sniffed as MP3.
 _DEMUXERS = {
-    "mp4": "mov", "mov": "mov", "m4a": "mov", "mkv": "matroska", "webm": "matroska", "avi": "avi",
+    "mp4": "mov", "mov": "mov", "m4a": "mov", "mkv": "matroska", "webm": "matroska", "avi": "avi", "mpeg": "mpeg", "ts": "mpegts",
     "wav": "wav", "flac": "flac", "ogg": "ogg", "opus": "ogg", "ogv": "ogg", "mp3": "mp3", "aac": "aac",
 }  # fmt: skip
 
@@ -351,6 +351,16 @@ def _av_open(path: Path, fmt: str, name: str) -> Any:
 def _av_message(exc: BaseException) -> str:
     text = getattr(exc, "strerror", None) or str(exc)
     return _one_line(text.split(";")[0].strip() or exc.__class__.__name__)
+
+
+def _time_zero_s(container: Any, fmt: str) -> float:
+    """Clock time of the file's start. MPEG program and transport streams carry a running
+    broadcast clock (often starting at 0.5-1.4 s or anywhere); frame times are counted from
+    the earliest stream's start so that timelines begin at 0 and audio (decoded from its
+    first sample) stays aligned. MP4/MKV/... start at 0 by construction and are left alone."""
+    if fmt in ("mpeg", "ts") and container.start_time is not None and container.start_time > 0:
+        return container.start_time / 1_000_000
+    return 0.0
 
 
 def _stream_duration_s(stream: Any, container: Any) -> float | None:
@@ -443,6 +453,7 @@ def _iter_video_frames(path: Path, fmt: str, fps: float, max_frames: int, limits
     container = _av_open(path, fmt, name)
     with container:
         stream = next(s for s in container.streams.video if not _is_cover_art(s))
+        t_zero = _time_zero_s(container, fmt)
         stream.thread_type = "AUTO"  # frame + slice threads: decoding is most of a video scan's cost
         if stream.average_rate and fps * 2 <= float(stream.average_rate):
             # Sampling at most every other frame: frames no other frame refers to (most
@@ -456,7 +467,7 @@ def _iter_video_frames(path: Path, fmt: str, fps: float, max_frames: int, limits
                 decoded += 1
                 if decoded > limits.max_decoded_frames:
                     raise LimitExceededError(f"{name}: more than {limits.max_decoded_frames} frames decoded; giving up")
-                t = float(frame.pts * stream.time_base) if frame.pts is not None else decoded / (float(stream.average_rate or 25))
+                t = float(frame.pts * stream.time_base) - t_zero if frame.pts is not None else decoded / (float(stream.average_rate or 25))
                 if t > limits.max_duration_s:
                     raise LimitExceededError(f"{name}: video runs past the {fmt_duration(limits.max_duration_s)} duration limit")
                 if t + 1e-6 < next_t:
@@ -523,6 +534,7 @@ def _iter_luma_frames(
     container = _av_open(path, fmt, name)
     with container:
         stream = next(s for s in container.streams.video if not _is_cover_art(s))
+        t_zero = _time_zero_s(container, fmt)
         stream.thread_type = "AUTO"
         if skip_loop_filter:
             stream.codec_context.options = {"skip_loop_filter": "all"}
@@ -531,7 +543,7 @@ def _iter_luma_frames(
             for frame in container.decode(stream):
                 if emitted >= min(max_frames, limits.max_decoded_frames):
                     return
-                t = float(frame.pts * stream.time_base) if frame.pts is not None else emitted / (float(stream.average_rate or 25))
+                t = float(frame.pts * stream.time_base) - t_zero if frame.pts is not None else emitted / (float(stream.average_rate or 25))
                 if t > limits.max_duration_s:
                     raise LimitExceededError(f"{name}: video runs past the {fmt_duration(limits.max_duration_s)} duration limit")
                 if frame.width * frame.height > limits.max_frame_pixels:

@@ -62,6 +62,12 @@ def sniff(head: bytes) -> Sniffed | None:
         if b"webm" in head[:64]:
             return Sniffed("webm", _VIDEO, "video/webm")
         return Sniffed("mkv", _VIDEO, "video/x-matroska")
+    if head.startswith(b"\x00\x00\x01\xba"):  # MPEG program stream pack header (.mpg, .vob, DVD)
+        return Sniffed("mpeg", _VIDEO, "video/mpeg")
+    if len(head) >= 4 * 188 and all(head[i] == 0x47 for i in range(0, 4 * 188, 188)):
+        # MPEG transport stream (.ts, broadcast, HLS segments): a 0x47 sync byte every 188 bytes;
+        # four in a row leave random data one chance in 4 billion.
+        return Sniffed("ts", _VIDEO, "video/mp2t")
     if head.startswith(b"fLaC"):
         return Sniffed("flac", _AUDIO, "audio/flac")
     if head.startswith(b"OggS"):

@@ -47,13 +47,13 @@ __all__ = [
 
 # Pillow format names for the suffixes the makers accept.
 IMAGE_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "gif": "GIF", "tiff": "TIFF", "bmp": "BMP"}
-VIDEO_CONTAINERS = ("mp4", "mov", "mkv", "webm", "avi")
+VIDEO_CONTAINERS = ("mp4", "mov", "mkv", "webm", "avi", "mpeg", "ts")
 AUDIO_FORMATS = ("wav", "flac", "mp3", "ogg", "opus", "m4a")
 
 # (video codec, audio codec) per container: the common pairing a phone or browser writes,
 # restricted to encoders the PyAV wheels ship (libx264, libvpx, mpeg4, aac, libopus, lame).
-_VIDEO_CODECS = {"mp4": ("libx264", "aac"), "mov": ("libx264", "aac"), "mkv": ("libx264", "aac"), "webm": ("libvpx", "libopus"), "avi": ("mpeg4", "libmp3lame")}
-_AV_FORMAT = {"mp4": "mp4", "mov": "mov", "mkv": "matroska", "webm": "webm", "avi": "avi", "m4a": "ipod"}
+_VIDEO_CODECS = {"mp4": ("libx264", "aac"), "mov": ("libx264", "aac"), "mkv": ("libx264", "aac"), "webm": ("libvpx", "libopus"), "avi": ("mpeg4", "libmp3lame"), "mpeg": ("mpeg2video", "mp2"), "ts": ("libx264", "aac")}
+_AV_FORMAT = {"mp4": "mp4", "mov": "mov", "mkv": "matroska", "webm": "webm", "avi": "avi", "mpeg": "mpeg", "ts": "mpegts", "m4a": "ipod"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -150,7 +150,7 @@ def make_video(
 
     Parameters
     ----------
-    container : {"mp4", "mov", "mkv", "webm", "avi"}, default="mp4"
+    container : {"mp4", "mov", "mkv", "webm", "avi", "mpeg", "ts"}, default="mp4"
     seconds : float, default=2.0
         Video length; ``round(seconds * fps)`` frames with pts ``i / fps``.
     fps : int, default=25
