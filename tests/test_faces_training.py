@@ -75,6 +75,29 @@ def test_pair_and_boundary_target_shapes() -> None:
     assert 0 <= target.min() and target.max() <= 1.0
 
 
+@pytest.mark.parametrize("mode", D.DEGRADE_MODES)
+def test_degrade_modes_keep_shape_and_mask(mode: str) -> None:
+    img, lm = _face()
+    _, mask = D.self_blend(img, lm, random.Random(2))
+    for seed in range(6):
+        out, m = D.degrade(img, mask, random.Random(seed), mode)
+        assert out.shape == img.shape and out.dtype == np.uint8
+        assert m.shape == mask.shape
+    if mode == "none":
+        assert np.array_equal(out, img)
+
+
+def test_h264_codes_a_small_crop_lossily() -> None:
+    pytest.importorskip("av")
+    img, _ = _face()
+    small = np.ascontiguousarray(img[:48, :48])
+    for prev in (None, np.roll(small, 1, axis=1)):
+        coded = D.h264(small, 34, prev)
+        assert coded.shape == small.shape and coded.dtype == np.uint8
+        diff = np.abs(coded.astype(int) - small).mean()
+        assert 0 < diff < 40
+
+
 def test_split_keeps_identities_apart() -> None:
     ids = np.array([f"s:{i // 3}" for i in range(300)])
     split = D.split_identities(ids, heldout_share=0.2, seed=1)

@@ -94,14 +94,18 @@ def webmorph_logits(session, data_dir: Path, size_px: int) -> dict[str, np.ndarr
     return out
 
 
-def sbi_pairs(cache: D.FaceCache, indices: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(crops, labels) of the fixed validation pairs (same draws as ``SbiPairs(fixed=True)``)."""
+def sbi_pairs(cache: D.FaceCache, indices: np.ndarray, seed: int, mode: str = "chain-nocodec") -> tuple[np.ndarray, np.ndarray]:
+    """(crops, labels) of the fixed validation pairs (same draws as ``SbiPairs(fixed=True, mode=mode)``).
+
+    "chain-nocodec" is the faces-run1 chain (the validation pairs of both runs);
+    "video" the same pairs at 0.3-0.6x through H.264 CRF 26-34.
+    """
     import random
 
     crops, labels = [], []
     for k in indices:
         rng = random.Random(hash((seed, int(k))))
-        real, fake, _ = D.make_pair(cache.images[k], cache.landmarks[k], rng)
+        real, fake, _ = D.make_pair(cache.images[k], cache.landmarks[k], rng, mode)
         crops += [real, fake]
         labels += [0, 1]
     return np.stack(crops), np.array(labels)
@@ -145,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     a, _ = fit_platt(val_logit, val_y)
     rep_x, rep_y = sbi_pairs(cache, split["report"], args.seed + 2000)
     rep_logit = onnx_logits(session, rep_x)
+    video_auc = {}
+    for name, ids, seed in (("calib", split["calib"], args.seed + 1000), ("report", split["report"], args.seed + 2000)):
+        vx, vy = sbi_pairs(cache, ids, seed, "video")
+        video_auc[name] = auc(vy, onnx_logits(session, vx))
 
     calib = real_logits(session, args.data, cache.file[split["calib"]].tolist(), size)
     report = real_logits(session, args.data, cache.file[split["report"]].tolist(), size)
@@ -172,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         "measured": {
             "val_auc_calib_identities": auc(val_y, val_logit),
             "auc_report_identities": auc(rep_y, rep_logit),
+            "auc_video_degraded": {**video_auc, "describe": "same SBI pairs, both classes at 0.3-0.6x through H.264 CRF 26-34"},
             "report_reals": {"faces": len(split["report"]), "fpr_at_0.5": fpr},
             "calib_reals": {"faces": len(split["calib"]), "fpr_at_0.5": fpr_calib},
             "webmorph_reals": {"faces": {k: len(v) for k, v in webmorph.items()},

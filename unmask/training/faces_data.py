@@ -17,9 +17,10 @@ What this module owns:
 - ``self_blend``: one SBI fake + its soft blend mask from a crop and landmarks.
   ``LOWER_FACE_SHARE`` of the fakes blend only the mouth/jaw region — what
   lip-sync tools (Wav2Lip and kin) paste back (issue 7);
-- ``degrade``: one random chain of geometry jitter, flip, resize, blur, noise and
-  JPEG, drawn from the same distribution for real and fake crops, so that
-  compression or size never tells the classes apart;
+- ``degrade``: one random chain of geometry jitter, flip, resize, blur, noise,
+  H.264 (``CODEC_SHARE`` of the crops: a small face coded by libx264 at CRF
+  23-35, then scaled back up) and JPEG, drawn from the same distribution for
+  real and fake crops, so that compression or size never tells the classes apart;
 - ``SbiPairs``: a torch ``Dataset`` of (real, fake, boundary target) triples.
 
 It uses OpenCV (``opencv-python-headless``, in the ``train`` extra) for speed;
@@ -248,13 +249,74 @@ def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
     return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
-def degrade(img: np.ndarray, mask: np.ndarray | None, rng: random.Random) -> tuple[np.ndarray, np.ndarray | None]:
+CODEC_SHARE = 0.5  # share of crops that go through the video branch of ``degrade`` (faces-run2)
+DEGRADE_MODES = ("chain", "chain-nocodec", "video", "none")
+
+
+def h264(img: np.ndarray, crf: int, prev: np.ndarray | None = None) -> np.ndarray:
+    """``img`` after libx264 (veryfast, 4:2:0, like ``unmask eval --perturb h264``) at ``crf``.
+
+    With ``prev`` the picture is coded as a P-frame after ``prev`` (inter
+    prediction, as most frames of a video), else as one I-frame. Dimensions are
+    cropped to even numbers by the caller. About 5-10 ms for a 160 px crop.
+    """
+    import io
+
+    import av
+
+    h, w = img.shape[:2]
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as c:
+        st = c.add_stream("libx264", rate=25)
+        st.width, st.height, st.pix_fmt = w, h, "yuv420p"
+        st.options = {"crf": str(int(crf)), "preset": "veryfast", "tune": "zerolatency"}
+        st.codec_context.thread_count = 1
+        for im in ([prev] if prev is not None else []) + [img]:
+            for pkt in st.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(im), format="rgb24")):
+                c.mux(pkt)
+        for pkt in st.encode():
+            c.mux(pkt)
+    buf.seek(0)
+    with av.open(buf) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    return frames[-1]
+
+
+def video_degrade(img: np.ndarray, rng: random.Random, *, low_res: tuple[float, float] = (0.3, 1.0),
+                  crf: tuple[int, int] = (23, 35)) -> np.ndarray:
+    """A face as a compressed video shows it: scaled to ``low_res`` x S, H.264-coded there, scaled back up."""
+    s = img.shape[0]
+    f = rng.uniform(*low_res)
+    n = max(16, 2 * round(s * f / 2))
+    small = img if n >= s else cv2.resize(img, (n, n), interpolation=rng.choice([cv2.INTER_AREA, cv2.INTER_LINEAR]))
+    prev = None
+    if rng.random() < 0.5:  # P-frame: the previous frame is the same face moved by a pixel or two
+        m = np.float32([[1, 0, rng.uniform(-2, 2)], [0, 1, rng.uniform(-2, 2)]])
+        prev = cv2.warpAffine(small, m, small.shape[1::-1], borderMode=cv2.BORDER_REFLECT101)
+    coded = h264(small, rng.randint(*crf), prev)
+    if n >= s:
+        return coded
+    return cv2.resize(coded, (s, s), interpolation=rng.choice([cv2.INTER_LINEAR, cv2.INTER_CUBIC]))
+
+
+def degrade(img: np.ndarray, mask: np.ndarray | None, rng: random.Random,
+            mode: str = "chain") -> tuple[np.ndarray, np.ndarray | None]:
     """One random chain for either class; geometric steps move ``mask`` with the image.
 
     Geometry jitter (alignment from detected five points is less exact than
-    from 68 landmarks), flip, 0.3-0.9x down-then-up resize, blur, noise and JPEG
+    from 68 landmarks), flip, then in ``CODEC_SHARE`` of the draws the video
+    branch (``video_degrade``: 0.3-1.0x, H.264 CRF 23-35, back up; JPEG after it
+    in 20 %), else 0.3-0.9x down-then-up resize (35 %), blur, noise and JPEG
     q30-95 (sometimes twice). Same distribution for real and fake.
+
+    ``mode``: "chain" (training), "chain-nocodec" (faces-run1's chain, without
+    the video branch), "video" (geometry, then always 0.3-0.6x + H.264 CRF
+    26-34: the degraded validation set), "none" (returned unchanged).
     """
+    if mode not in DEGRADE_MODES:
+        raise ValueError(f"unknown degrade mode {mode!r}")
+    if mode == "none":
+        return img, mask
     s = img.shape[0]
     if rng.random() < 0.7:
         m = cv2.getRotationMatrix2D((s / 2, s / 2), rng.uniform(-5, 5), rng.uniform(0.93, 1.07))
@@ -265,6 +327,16 @@ def degrade(img: np.ndarray, mask: np.ndarray | None, rng: random.Random) -> tup
     if rng.random() < 0.5:
         img = img[:, ::-1]
         mask = None if mask is None else mask[:, ::-1]
+    if mode == "video":
+        img = video_degrade(np.ascontiguousarray(img), rng, low_res=(0.3, 0.6), crf=(26, 34))
+        return np.ascontiguousarray(img), None if mask is None else np.ascontiguousarray(mask)
+    if mode == "chain" and rng.random() < CODEC_SHARE:
+        if rng.random() < 0.15:
+            img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.3, 1.2))
+        img = video_degrade(np.ascontiguousarray(img), rng)
+        if rng.random() < 0.2:
+            img = jpeg(img, rng.randint(50, 95))
+        return np.ascontiguousarray(img), None if mask is None else np.ascontiguousarray(mask)
     if rng.random() < 0.35:
         f = rng.uniform(0.3, 0.9)
         small = cv2.resize(img, (max(16, round(s * f)),) * 2, interpolation=rng.choice([cv2.INTER_AREA, cv2.INTER_LINEAR, cv2.INTER_CUBIC]))
@@ -285,11 +357,12 @@ def degrade(img: np.ndarray, mask: np.ndarray | None, rng: random.Random) -> tup
     return np.ascontiguousarray(img), None if mask is None else np.ascontiguousarray(mask)
 
 
-def make_pair(img: np.ndarray, lm: np.ndarray, rng: random.Random) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(real, fake) uint8 (S, S, 3) after independent draws of ``degrade``, and the fake's boundary target."""
+def make_pair(img: np.ndarray, lm: np.ndarray, rng: random.Random,
+              mode: str = "chain") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(real, fake) uint8 (S, S, 3) after independent draws of ``degrade`` (``mode``), and the fake's boundary target."""
     fake, mask = self_blend(img, lm, rng)
-    real, _ = degrade(img, None, rng)
-    fake, mask = degrade(fake, mask, rng)
+    real, _ = degrade(img, None, rng, mode)
+    fake, mask = degrade(fake, mask, rng, mode)
     return real, fake, boundary_target(mask)
 
 
@@ -302,8 +375,9 @@ except ImportError:  # pragma: no cover - torch is in the train extra
 class SbiPairs(_Dataset):
     """Item ``i``: (real, fake) uint8 (2, 3, S, S) and boundary targets (2, 1, S/8, S/8), fresh SBI every epoch."""
 
-    def __init__(self, cache: FaceCache, indices: np.ndarray, seed: int = 0, fixed: bool = False) -> None:
-        self.cache, self.indices, self.seed, self.fixed = cache, np.asarray(indices), seed, fixed
+    def __init__(self, cache: FaceCache, indices: np.ndarray, seed: int = 0, fixed: bool = False,
+                 mode: str = "chain") -> None:
+        self.cache, self.indices, self.seed, self.fixed, self.mode = cache, np.asarray(indices), seed, fixed, mode
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -316,7 +390,7 @@ class SbiPairs(_Dataset):
         # fixed=True (validation) draws the same fake for an item every time
         seed = (self.seed, k) if self.fixed else (self.seed, self.epoch, k, random.getrandbits(32))
         rng = random.Random(hash(seed))
-        real, fake, target = make_pair(self.cache.images[k], self.cache.landmarks[k], rng)
+        real, fake, target = make_pair(self.cache.images[k], self.cache.landmarks[k], rng, self.mode)
         x = torch.from_numpy(np.stack([real, fake])).permute(0, 3, 1, 2).contiguous()
         t = torch.from_numpy(np.stack([np.zeros_like(target), target]))[:, None]
         return x, t

@@ -106,6 +106,10 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-imagenet", action="store_true", help="random initialisation (for comparison)")
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
+    p.add_argument("--init", type=Path, help="start from this checkpoint's weights (fine-tuning; new optimiser and schedule)")
+    p.add_argument("--warmup", type=int, default=200, help="linear warm-up steps (at most a tenth of all steps)")
+    p.add_argument("--select", choices=("val", "video"), default="val",
+                   help="best.pt by AUC on the calib pairs after the run1 chain (val) or after 0.3-0.6x + H.264 (video)")
     p.add_argument("--tiny", action="store_true", help="a few items, one epoch: checks the pipeline end to end")
     return p
 
@@ -139,20 +143,25 @@ def run(args: argparse.Namespace) -> int:
         args.epochs, args.batch = 1, 4
     (out / "split.json").write_text(json.dumps({k: cache.file[v].tolist() for k, v in split.items()}, indent=0))
     config = {"arch": "mobilenet_v2", "size_px": args.size, "mask_stride_px": D.MASK_STRIDE_PX, "dropout": 0.2,
-              "imagenet_init": not args.no_imagenet}
+              "imagenet_init": not args.no_imagenet, **({"init": str(args.init)} if args.init else {})}
     model = build(config)
-    if not args.no_imagenet and not args.resume:
+    if args.init and not args.resume:
+        model.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=True)["state_dict"])
+    elif not args.no_imagenet and not args.resume:
         load_imagenet(model)
     model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
 
     train_ds = D.SbiPairs(cache, split["train"], seed=args.seed)
-    val_ds = D.SbiPairs(cache, split["calib"], seed=args.seed + 1000, fixed=True)
+    # the same fixed pairs as faces-run1's validation (its chain, no codec) and a degraded copy (low-res + H.264)
+    val_ds = D.SbiPairs(cache, split["calib"], seed=args.seed + 1000, fixed=True, mode="chain-nocodec")
+    val_video_ds = D.SbiPairs(cache, split["calib"], seed=args.seed + 1000, fixed=True, mode="video")
     train_dl = _batches(train_ds, args.batch, args.workers, shuffle=True)
     val_dl = _batches(val_ds, 32, 0, shuffle=False)
+    val_video_dl = _batches(val_video_ds, 32, 0, shuffle=False)
     steps_per_epoch = len(train_dl)
     total_steps = max(1, args.epochs * steps_per_epoch)
-    warmup = min(200, total_steps // 10)
+    warmup = min(args.warmup, total_steps // 10)
 
     epoch0, step, best, history = 0, 0, -1.0, []
     if args.resume and (out / "last.pt").is_file():
@@ -189,15 +198,21 @@ def run(args: argparse.Namespace) -> int:
                           f"lr {lr:.2e} {len(losses) * args.batch * 2 / (time.time() - t0):.1f} img/s")
         labels, logits, val_mask = predict(model, val_dl)
         val_auc = auc(labels, logits)
+        video_labels, video_logits, _ = predict(model, val_video_dl)
+        val_video_auc = auc(video_labels, video_logits)
+        score = val_video_auc if args.select == "video" else val_auc
         m = np.mean(losses, axis=0)
         history.append({"epoch": epoch + 1, "step": step, "train_cls": float(m[0]), "train_mask": float(m[1]),
-                        "val_auc": val_auc, "val_mask_bce": val_mask, "epoch_s": time.time() - t0})
+                        "val_auc": val_auc, "val_video_auc": val_video_auc, "val_mask_bce": val_mask,
+                        "epoch_s": time.time() - t0})
         _log(out, f"epoch {epoch + 1} done in {time.time() - t0:.0f} s: train cls {m[0]:.4f}, val AUC {val_auc:.4f}, "
+                  f"video val AUC {val_video_auc:.4f}, "
                   f"val mask BCE {val_mask:.4f}")
         weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        if val_auc > best:
-            best = val_auc
-            torch.save({"config": config, "state_dict": weights, "epoch": epoch + 1, "val_auc": val_auc}, out / "best.pt.tmp")
+        if score > best:
+            best = score
+            torch.save({"config": config, "state_dict": weights, "epoch": epoch + 1, "val_auc": val_auc,
+                        "val_video_auc": val_video_auc, "select": args.select}, out / "best.pt.tmp")
             (out / "best.pt.tmp").replace(out / "best.pt")
             np.savez(out / "val.npz", labels=labels, logits=logits)
         torch.save({"config": config, "state_dict": weights, "optimizer": opt.state_dict(), "epoch": epoch + 1,
@@ -207,7 +222,7 @@ def run(args: argparse.Namespace) -> int:
         if args.minutes and time.time() - t_start > args.minutes * 60 and epoch + 1 < args.epochs:
             _log(out, f"time budget of {args.minutes:g} min reached after epoch {epoch + 1}; --resume continues")
             break
-    _log(out, f"done: best val AUC {best:.4f}, {time.time() - t_start:.0f} s")
+    _log(out, f"done: best {args.select} AUC {best:.4f}, {time.time() - t_start:.0f} s")
     return 0
 
 
