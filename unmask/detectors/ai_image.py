@@ -43,13 +43,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from unmask.core import Attachment, Evidence, Finding, MediaKind, Signal, TimelinePoint
-from unmask.detectors._base import (
-    DetectorCard,
-    Stopwatch,
-    failed,
-    not_applicable,
-    scored,
-)
+from unmask.detectors._base import DetectorCard, Stopwatch, failed, not_applicable, scored
 from unmask.detectors._onnx import load_shipped_model, sigmoid
 from unmask.errors import ModelError, UnmaskError
 
@@ -104,7 +98,6 @@ class AiImageModel:
             {"image": np.ascontiguousarray(batch, dtype=np.float32)},
         )
         return logits.astype(np.float64), maps[:, 0].astype(np.float64)
-
 
 
 # --------------------------------------------------------------------------------------------

@@ -36,12 +36,6 @@ def _dataset_name(root: str) -> str:
     return p.stem if p.is_file() else p.name
 
 
-def _detectors(text: str | None) -> tuple[str, ...] | None:
-    from unmask.detectors._registry import parse_detector_names
-
-    return parse_detector_names(text)
-
-
 def _progress(every: int = 25):  # noqa: ANN202
     interactive = sys.stderr.isatty()
 
@@ -101,6 +95,7 @@ def _check_counts(args: argparse.Namespace) -> None:
 
 
 def run_eval_command(args: argparse.Namespace) -> int:
+    from unmask.detectors._registry import parse_detector_names
     from unmask.eval.output import render_markdown, write_outputs
     from unmask.eval.perturb import parse_perturbations
     from unmask.eval.runner import run_eval
@@ -112,7 +107,7 @@ def run_eval_command(args: argparse.Namespace) -> int:
     result = run_eval(
         args.root,
         out_dir=out,
-        detectors=_detectors(args.detectors),
+        detectors=parse_detector_names(args.detectors),
         perturbations=parse_perturbations(args.perturb),
         layout=args.layout,
         limit=args.limit,
