@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from unmask.audio import detect_speech, lfcc, normalise_level, speech_windows
+from unmask.audio import detect_speech, lfcc, normalise_level, speech_windows, trim_silence
 from unmask.audio.features import N_FEATURES
 from unmask.testing import voice as tv
 
@@ -69,6 +69,7 @@ def test_windows_cover_speech(speech):
     assert all(a.start_s < b.start_s for a, b in zip(wins, wins[1:]))
     short = speech_windows(speech, act, window_s=60.0, hop_s=30.0)
     assert len(short) == 1 and len(short[0].samples) == pytest.approx(act.speech_s * SR, rel=0.01)
+    assert np.array_equal(short[0].samples, trim_silence(speech, act))
     with pytest.raises(ValueError, match="hop_s"):
         speech_windows(speech, act, window_s=1.0, hop_s=2.0)
 

@@ -9,6 +9,6 @@ listener share one front end. Nothing here imports onnxruntime, torch or PyAV.
 """
 
 from unmask.audio.features import lfcc, normalise_level
-from unmask.audio.vad import SAMPLE_RATE_HZ, SpeechActivity, SpeechWindow, detect_speech, speech_windows
+from unmask.audio.vad import SAMPLE_RATE_HZ, SpeechActivity, SpeechWindow, detect_speech, speech_windows, trim_silence
 
-__all__ = ["SAMPLE_RATE_HZ", "SpeechActivity", "SpeechWindow", "detect_speech", "lfcc", "normalise_level", "speech_windows"]
+__all__ = ["SAMPLE_RATE_HZ", "SpeechActivity", "SpeechWindow", "detect_speech", "lfcc", "normalise_level", "speech_windows", "trim_silence"]

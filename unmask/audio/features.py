@@ -15,7 +15,6 @@ from functools import lru_cache
 
 import numpy as np
 
-SAMPLE_RATE_HZ = 16_000
 FRAME = 320  # 20 ms
 HOP = 160  # 10 ms → 100 frames per second
 N_FFT = 512

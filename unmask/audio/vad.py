@@ -213,6 +213,11 @@ def detect_speech(waveform: np.ndarray, sample_rate_hz: int = SAMPLE_RATE_HZ) ->
     return SpeechActivity(segments_s, duration_s, voiced_fraction, float(steady_fraction), reason)
 
 
+def trim_silence(waveform: np.ndarray, activity: SpeechActivity, sample_rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
+    """The samples inside ``activity.segments_s``, concatenated (silence removed); needs at least one segment."""
+    return np.concatenate([waveform[int(s * sample_rate_hz) : int(e * sample_rate_hz)] for s, e in activity.segments_s])
+
+
 def speech_windows(
     waveform: np.ndarray,
     activity: SpeechActivity,

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from unmask.detectors._onnx import sigmoid
+
 NB_SAMP = 64_600
 _CONFIGS = {
     # name: (filts, gat_dims, pool_ratios, temperatures) from clovaai/aasist config/*.conf
@@ -261,4 +263,4 @@ class AasistModel:
 
     def probability(self, logit: float | np.ndarray) -> np.ndarray:
         # softmax over two classes = sigmoid of their difference: uncalibrated, as published
-        return 1.0 / (1.0 + np.exp(-np.asarray(logit, dtype=np.float64)))
+        return sigmoid(np.asarray(logit, dtype=np.float64))

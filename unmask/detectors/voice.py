@@ -38,6 +38,7 @@ from __future__ import annotations
 import struct
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -49,6 +50,7 @@ from unmask.audio import (
     lfcc,
     normalise_level,
     speech_windows,
+    trim_silence,
 )
 from unmask.core import Evidence, Finding, Signal, TimelinePoint
 from unmask.detectors._base import (
@@ -80,7 +82,7 @@ class LfccModel:
     def __init__(self, weights_dir: Path = WEIGHTS_DIR) -> None:
         # One thread: voice windows are small, and `listen` must not compete with the capture.
         model = load_shipped_model("voice.json", weights_dir=weights_dir, label="voice", threads=1)
-        self.session, self.sha256, self.a, self.b = model.session, model.sha256, model.a, model.b
+        self.session, self.sha256 = model.session, model.sha256
         self.probability = model.probability
 
     def window_logits(self, windows: list[np.ndarray]) -> np.ndarray:
@@ -93,7 +95,6 @@ class LfccModel:
         for idx in by_len.values():  # one run per window length: all full windows go in one batch
             out[idx] = self.session.run(None, {"lfcc": np.stack([feats[i] for i in idx])})[0].reshape(-1)
         return out
-
 
 
 def load_model(spec: str | None):
@@ -110,7 +111,7 @@ def load_model(spec: str | None):
 
 def _level_gain(activity: SpeechActivity, x: np.ndarray) -> float:
     """One gain for the whole recording so windows keep their relative loudness."""
-    speech = np.concatenate([x[int(s * 16000) : int(e * 16000)] for s, e in activity.segments_s])
+    speech = trim_silence(x, activity)
     y = normalise_level(speech)
     ref = float(np.max(np.abs(speech))) if len(speech) else 0.0
     return float(np.max(np.abs(y)) / ref) if ref > 0 else 1.0
@@ -164,8 +165,6 @@ _REASONS = {
 
 
 def _with_timings(finding: Finding, timings_ms: dict[str, float]) -> Finding:
-    from dataclasses import replace
-
     return replace(finding, timings_ms=dict(timings_ms))
 
 
@@ -185,8 +184,6 @@ def score_recording(card: DetectorCard, model, x: np.ndarray, activity: SpeechAc
     else:
         summary = f"The voice shows no clear traces of speech synthesis ({share:.0%} of {len(wins)} speech windows score as synthetic)."
     version = card.version if model.tag == LfccModel.tag else f"{card.version}+{model.tag}"
-    from dataclasses import replace
-
     finding = scored(
         card,
         min(1.0, max(0.0, p_file)),
@@ -323,8 +320,7 @@ def _score_stream_window(model, seg: np.ndarray, start_s: float, arrived: float)
     act = detect_speech(seg)
     out: dict = {"start_s": round(start_s, 3), "end_s": round(start_s + len(seg) / 16000, 3), "speech": act.has_speech}
     if act.has_speech:
-        speech = np.concatenate([seg[int(s * 16000) : int(e * 16000)] for s, e in act.segments_s])
-        logit = float(model.window_logits([normalise_level(speech)])[0])
+        logit = float(model.window_logits([normalise_level(trim_silence(seg, act))])[0])
         out["probability_fake"] = round(float(model.probability(logit)), 4)
         out["speech_s"] = round(act.speech_s, 2)
     else:

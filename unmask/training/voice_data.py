@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from unmask.audio import detect_speech, lfcc, normalise_level
+from unmask.audio import detect_speech, lfcc, normalise_level, trim_silence
 from unmask.testing import voice as tv
 
 VAL_ESPEAK_VOICES = ("en-029", "en-gb-scotland")
@@ -53,8 +53,7 @@ def front_end(x: np.ndarray) -> np.ndarray | None:
     act = detect_speech(x)
     if not act.segments_s:
         return None
-    speech = np.concatenate([x[int(s * 16000) : int(e * 16000)] for s, e in act.segments_s])
-    return lfcc(normalise_level(speech)).astype(np.float16)
+    return lfcc(normalise_level(trim_silence(x, act))).astype(np.float16)
 
 
 def _render(clips: list[tuple[np.ndarray, int, str]], rng: np.random.Generator) -> tuple[list[np.ndarray], list[dict]]:

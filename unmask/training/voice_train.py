@@ -29,6 +29,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from unmask.detectors._onnx import sigmoid
+from unmask.eval.metrics import equal_error_rate
 from unmask.training.voice_data import load
 from unmask.training.voice_model import VoiceLCNN
 
@@ -41,17 +43,9 @@ def family(method: str) -> str:
 
 
 def eer(scores_real: np.ndarray, scores_fake: np.ndarray) -> tuple[float, float]:
-    """Equal error rate and the threshold where it occurs (higher score = fake)."""
-    s = np.concatenate([scores_real, scores_fake])
-    y = np.concatenate([np.zeros(len(scores_real)), np.ones(len(scores_fake))])
-    order = np.argsort(s)
-    s, y = s[order], y[order]
-    # threshold after position i: everything above is called fake
-    fnr = np.concatenate([[0], np.cumsum(y)]) / max(1, y.sum())
-    fpr = 1 - np.concatenate([[0], np.cumsum(1 - y)]) / max(1, (1 - y).sum())
-    i = int(np.argmin(np.abs(fnr - fpr)))
-    thr = s[min(i, len(s) - 1)]
-    return float((fnr[i] + fpr[i]) / 2), float(thr)
+    """Equal error rate and its threshold (higher score = fake); ``unmask.eval.metrics.equal_error_rate``."""
+    labels = np.r_[np.zeros(len(scores_real), np.int8), np.ones(len(scores_fake), np.int8)]
+    return equal_error_rate(labels, np.r_[scores_real, scores_fake])
 
 
 def _crop(f: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -91,7 +85,7 @@ def fit_platt(logits: np.ndarray, labels: np.ndarray, iters: int = 50) -> tuple[
     a, b = 1.0, 0.0
     X = np.stack([logits, np.ones_like(logits)], axis=1)
     for _ in range(iters):
-        p = 1 / (1 + np.exp(-(a * logits + b)))
+        p = sigmoid(a * logits + b)
         g = X.T @ (w * (p - labels))
         H = (X * (w * p * (1 - p))[:, None]).T @ X + 1e-9 * np.eye(2)
         a, b = np.array([a, b]) - np.linalg.solve(H, g)
@@ -181,7 +175,7 @@ def main(argv: list[str] | None = None) -> None:
     model.eval()
     res = evaluate(model, val)
     a, b = fit_platt(res["_scores"], res["_labels"].astype(float))
-    p = 1 / (1 + np.exp(-(a * res["_scores"] + b)))
+    p = sigmoid(a * res["_scores"] + b)
     fpr_05 = float(np.mean(p[res["_labels"] == 0] >= 0.5))
     tpr_05 = float(np.mean(p[res["_labels"] == 1] >= 0.5))
     export(model, a, b, {k: round(v, 4) for k, v in res.items() if not k.startswith("_")} | {"fpr_at_0.5": fpr_05, "tpr_at_0.5": tpr_05},
