@@ -55,6 +55,7 @@ from unmask.detectors._base import (
     not_applicable,
     scored,
 )
+from unmask.detectors._onnx import sigmoid
 from unmask.errors import DecodeError, ModelError
 
 if TYPE_CHECKING:
@@ -313,8 +314,7 @@ class SyncCalibration:
 
     def probability(self, features: dict[str, float]) -> float:
         x = (np.array([features[k] for k in self.features]) - self.mean) / self.scale
-        z = float(x @ self.coef + self.intercept)
-        return float(1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z)))))
+        return float(sigmoid(float(x @ self.coef + self.intercept)))
 
 
 # ---------------------------------------------------------------------------- video → tracks
@@ -403,6 +403,11 @@ def speech_mask(times_s: np.ndarray, segments_s) -> np.ndarray:
     return m
 
 
+def judgeable(mask: np.ndarray, fps: float) -> bool:
+    """Whether a run of frames (``mask``: its speech frames) is long enough, with enough speech, to be judged."""
+    return bool(mask.sum() >= MIN_TRACK_SPEECH_S * fps and len(mask) >= 2 * max_offset_frames(fps) + int(WINDOW_S * fps) // 2)
+
+
 # ---------------------------------------------------------------------------- the detector
 
 
@@ -487,7 +492,7 @@ class LipSyncDetector:
             for tr in tracks:
                 for rt, rp in _split_runs(tr, fps):
                     mask = speech_mask(rt, activity.segments_s)
-                    if mask.sum() < MIN_TRACK_SPEECH_S * fps or len(rt) < 2 * max_offset_frames(fps) + int(WINDOW_S * fps) // 2:
+                    if not judgeable(mask, fps):
                         continue
                     env = audio_signal(x, rt, fps)
                     sa = analyse_sync(env, mouth_signals(rp, cal.openness), rt, fps, mask)
@@ -513,8 +518,8 @@ class LipSyncDetector:
         timeline = tuple(TimelinePoint(round(w.start_s, 3), round(w.end_s, 3), float(np.clip(p, 0, 1)), label="lip-sync") for w, p in zip(sa.windows, wprobs))
         off = sa.offset_s
         st = sa.features["strength"]
+        reasons = describe_windows(sa.windows, wprobs)
         if p_file >= 0.5:
-            reasons = describe_windows(sa.windows, wprobs)
             if reasons:
                 summary = "The mouth does not match the voice: " + "; ".join(reasons[:3]) + "."
             elif abs(off) >= NEAR_S and st >= STRONG_SYNC:
@@ -535,7 +540,7 @@ class LipSyncDetector:
             Evidence("near_sync_correlation", round(sa.features["near_peak"], 3), note=f"best correlation within ±{NEAR_S:g} s"),
             Evidence("face_track", label, note=f"{len(rt)} frames at {sa.fps:.2f} fps, face about {face_px:.0f} px; {len(all_tracks)} track(s) with speech judged, the best-matching one reported"),
             Evidence("speech_s", round(activity.speech_s, 2)),
-            Evidence("out_of_sync_windows", describe_windows(sa.windows, wprobs), note=f"{WINDOW_S:g} s windows every {HOP_S:g} s"),
+            Evidence("out_of_sync_windows", reasons, note=f"{WINDOW_S:g} s windows every {HOP_S:g} s"),
             Evidence("sync_timeline", sync_timeline, note="per window: best offset (s) and strength; drawn in the report"),
             Evidence("curve", [round(float(c), 3) for c in sa.curve], note="correlation at offsets -0.6..+0.6 s, one per frame"),
         )

@@ -4,14 +4,11 @@
 the face's five points (MTCNN order) and the same similarity alignment as
 ``unmask.faces.align``: the template puts the mouth corners at fixed places, with
 the patch reaching from below the nose to the chin, so the jaw's opening shows too.
-Faces are detected on a few frames only; ``interpolate_points`` fills the frames in
-between. Because the patch follows the *interpolated* face and not each frame's
-lips, lip movement stays visible as change inside the patch.
-
-``mouth_motion`` turns the patch sequence into a few numbers per frame: the
-scores of its first principal components (after per-patch brightness and contrast
-normalisation) -- opening, closing, spreading of the lips dominate them in a
-talking face.
+Faces are detected on a few frames only; ``unmask.detectors.lip_sync.mouth_tracks``
+interpolates their points for the frames in between. Because the patch follows the
+*interpolated* face and not each frame's lips, lip movement stays visible as change
+inside the patch. ``normalise_patches`` removes each patch's brightness and one contrast scale for the
+sequence (``unmask.detectors.lip_sync.mouth_signals`` reads the opening from them).
 
 Imports numpy only.
 """
@@ -83,19 +80,6 @@ def mouth_patch(image: np.ndarray, points5: np.ndarray) -> np.ndarray:
     return (top * (1 - fy) + bottom * fy).reshape(PATCH_H_PX, PATCH_W_PX)
 
 
-def interpolate_points(times_s: np.ndarray, key_times_s: np.ndarray, key_points: np.ndarray) -> np.ndarray:
-    """Five points at every time in ``times_s`` by linear interpolation between detections.
-
-    ``key_points`` is (K, 5, 2) at sorted ``key_times_s``; times outside the detected
-    span take the nearest detection. Returns (T, 5, 2).
-    """
-    kt = np.asarray(key_times_s, dtype=np.float64)
-    kp = np.asarray(key_points, dtype=np.float64).reshape(len(kt), 10)
-    t = np.asarray(times_s, dtype=np.float64)
-    out = np.stack([np.interp(t, kt, kp[:, j]) for j in range(10)], axis=1)
-    return out.reshape(len(t), 5, 2)
-
-
 def normalise_patches(patches: np.ndarray) -> np.ndarray:
     """(T, H, W) patches → (T, H*W): each patch at zero mean (flicker and exposure drift removed), one contrast scale for all.
 
@@ -105,34 +89,3 @@ def normalise_patches(patches: np.ndarray) -> np.ndarray:
     x = np.asarray(patches, dtype=np.float64).reshape(len(patches), -1)
     x = x - x.mean(axis=1, keepdims=True)
     return x / (float(np.median(x.std(axis=1))) + 1.0)
-
-
-def mouth_motion(patches: np.ndarray, n_components: int = 6) -> np.ndarray:
-    """Per-frame mouth features: scores of the first principal components of the patch sequence.
-
-    Parameters
-    ----------
-    patches : (T, H, W) float ndarray
-        Mouth patches of one face, consecutive video frames.
-    n_components : int, default=6
-
-    Returns
-    -------
-    (T, k) float64 ndarray, k <= n_components
-        Zero-mean component scores, strongest first; slow drift (head turning, light
-        changing over seconds) is removed before the components are found.
-    """
-    x = normalise_patches(patches)
-    if len(x) < 3:
-        return np.zeros((len(x), 0))
-    x = x - _moving_average(x, 25)  # ~1 s: syllables are 3-7 per second, drift is slower
-    u, s, _ = np.linalg.svd(x, full_matrices=False)
-    k = min(n_components, len(s))
-    return u[:, :k] * s[:k]
-
-
-def _moving_average(x: np.ndarray, n: int) -> np.ndarray:
-    n = max(1, min(n, len(x)))
-    pad = np.pad(x, ((n // 2, n - 1 - n // 2), (0, 0)), mode="edge")
-    c = np.cumsum(np.concatenate([np.zeros((1, x.shape[1])), pad]), axis=0)
-    return (c[n:] - c[:-n]) / n

@@ -447,14 +447,32 @@ def _check_video_packets(container: Any, stream: Any, declared_s: float | None, 
         raise DecodeError(f"{name} is truncated: it declares {declared_s:.1f} s of video but holds only {last_pts_s:.1f} s")
 
 
+def _video_stream(container: Any, fmt: str) -> tuple[Any, float]:
+    """The video stream (not cover art), set to decode with threads, and the file's time zero (``_time_zero_s``)."""
+    stream = next(s for s in container.streams.video if not _is_cover_art(s))
+    stream.thread_type = "AUTO"  # frame + slice threads: decoding is most of a video scan's cost
+    return stream, _time_zero_s(container, fmt)
+
+
+def _frame_time_s(frame: Any, stream: Any, t_zero: float, n: int, limits: Limits, name: str) -> float:
+    """A decoded frame's time from the file's start (``n`` / frame rate when it has no pts), within the duration limit."""
+    t = float(frame.pts * stream.time_base) - t_zero if frame.pts is not None else n / float(stream.average_rate or 25)
+    if t > limits.max_duration_s:
+        raise LimitExceededError(f"{name}: video runs past the {fmt_duration(limits.max_duration_s)} duration limit")
+    return t
+
+
+def _check_frame_size(frame: Any, limits: Limits, name: str) -> None:
+    if frame.width * frame.height > limits.max_frame_pixels:
+        raise LimitExceededError(f"{name}: a {frame.width}x{frame.height} frame is above the {limits.max_frame_pixels / 1e6:.0f} MP frame limit")
+
+
 def _iter_video_frames(path: Path, fmt: str, fps: float, max_frames: int, limits: Limits, name: str, *, over_limit_is_error: bool) -> Iterator[Frame]:
     import av
 
     container = _av_open(path, fmt, name)
     with container:
-        stream = next(s for s in container.streams.video if not _is_cover_art(s))
-        t_zero = _time_zero_s(container, fmt)
-        stream.thread_type = "AUTO"  # frame + slice threads: decoding is most of a video scan's cost
+        stream, t_zero = _video_stream(container, fmt)
         if stream.average_rate and fps * 2 <= float(stream.average_rate):
             # Sampling at most every other frame: frames no other frame refers to (most
             # B-frames) need not be decoded at all. The sampled frames are bit-identical to
@@ -467,9 +485,7 @@ def _iter_video_frames(path: Path, fmt: str, fps: float, max_frames: int, limits
                 decoded += 1
                 if decoded > limits.max_decoded_frames:
                     raise LimitExceededError(f"{name}: more than {limits.max_decoded_frames} frames decoded; giving up")
-                t = float(frame.pts * stream.time_base) - t_zero if frame.pts is not None else decoded / (float(stream.average_rate or 25))
-                if t > limits.max_duration_s:
-                    raise LimitExceededError(f"{name}: video runs past the {fmt_duration(limits.max_duration_s)} duration limit")
+                t = _frame_time_s(frame, stream, t_zero, decoded, limits, name)
                 if t + 1e-6 < next_t:
                     continue
                 if emitted >= max_frames:
@@ -479,8 +495,7 @@ def _iter_video_frames(path: Path, fmt: str, fps: float, max_frames: int, limits
                             hint="raise it with --max-frames, or sample fewer frames with --video-fps",
                         )
                     return
-                if frame.width * frame.height > limits.max_frame_pixels:
-                    raise LimitExceededError(f"{name}: a {frame.width}x{frame.height} frame is above the {limits.max_frame_pixels / 1e6:.0f} MP frame limit")
+                _check_frame_size(frame, limits, name)
                 yield Frame(emitted, t, _readonly(frame.to_ndarray(format="rgb24")))
                 emitted += 1
                 next_t = max(next_t + period, t + period * 0.5)
@@ -526,6 +541,16 @@ def _rgb_fast(frame: Any) -> np.ndarray:
     return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
 
 
+def _keyframe_rgb(frame: Any, rgb_max_side: int | None) -> tuple[np.ndarray, float]:
+    """Read-only RGB of a frame, shrunk so its longer side is at most ``rgb_max_side``, and the scale it was shrunk by."""
+    side = max(frame.width, frame.height)
+    if not rgb_max_side or side <= rgb_max_side:
+        return _readonly(_rgb_fast(frame)), 1.0
+    w, h = max(2, round(frame.width * rgb_max_side / side)), max(2, round(frame.height * rgb_max_side / side))
+    rgb = frame.reformat(width=w, height=h, format="rgb24", interpolation="FAST_BILINEAR").to_ndarray()
+    return _readonly(rgb), w / frame.width
+
+
 def _iter_luma_frames(
     path: Path, fmt: str, max_frames: int, rgb_every: int, limits: Limits, name: str, skip_loop_filter: bool = False, rgb_max_side: int | None = None
 ) -> Iterator[LumaFrame]:
@@ -533,9 +558,7 @@ def _iter_luma_frames(
 
     container = _av_open(path, fmt, name)
     with container:
-        stream = next(s for s in container.streams.video if not _is_cover_art(s))
-        t_zero = _time_zero_s(container, fmt)
-        stream.thread_type = "AUTO"
+        stream, t_zero = _video_stream(container, fmt)
         if skip_loop_filter:
             stream.codec_context.options = {"skip_loop_filter": "all"}
         emitted = 0
@@ -543,21 +566,9 @@ def _iter_luma_frames(
             for frame in container.decode(stream):
                 if emitted >= min(max_frames, limits.max_decoded_frames):
                     return
-                t = float(frame.pts * stream.time_base) - t_zero if frame.pts is not None else emitted / (float(stream.average_rate or 25))
-                if t > limits.max_duration_s:
-                    raise LimitExceededError(f"{name}: video runs past the {fmt_duration(limits.max_duration_s)} duration limit")
-                if frame.width * frame.height > limits.max_frame_pixels:
-                    raise LimitExceededError(f"{name}: a {frame.width}x{frame.height} frame is above the {limits.max_frame_pixels / 1e6:.0f} MP frame limit")
-                rgb, scale = None, 1.0
-                if emitted % rgb_every == 0:
-                    if rgb_max_side and max(frame.width, frame.height) > rgb_max_side:
-                        scale = rgb_max_side / max(frame.width, frame.height)
-                        w, h = max(2, round(frame.width * scale)), max(2, round(frame.height * scale))
-                        rgb = frame.reformat(width=w, height=h, format="rgb24", interpolation="FAST_BILINEAR").to_ndarray()
-                        scale = w / frame.width
-                    else:
-                        rgb = _rgb_fast(frame)
-                    rgb = _readonly(rgb)
+                t = _frame_time_s(frame, stream, t_zero, emitted, limits, name)
+                _check_frame_size(frame, limits, name)
+                rgb, scale = _keyframe_rgb(frame, rgb_max_side) if emitted % rgb_every == 0 else (None, 1.0)
                 yield LumaFrame(emitted, t, _readonly(_luma(frame)), rgb, scale)
                 emitted += 1
         except av.FFmpegError as exc:

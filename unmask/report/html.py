@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from unmask.core import Report
@@ -53,6 +53,28 @@ def _value(v: Any) -> str:
     return _e(v)
 
 
+_LEFT, _RIGHT, _TOP, _BOTTOM = 44, 10, 12, 28  # plot margins of the SVG charts (px)
+
+
+def _svg_axes(
+    width: int, height: int, title: str, t_max: float, x: Callable[[float], float], y: Callable[[float], float], y_ticks: Sequence[tuple[float, str]], *, ref: float
+) -> list[str]:
+    """Opening of a chart over time: the plot area, a dashed line at ``y(ref)``, labelled y ticks and six time ticks."""
+    pw, ph = width - _LEFT - _RIGHT, height - _TOP - _BOTTOM
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">',
+        f"<title>{_e(title)}</title>",
+        f'<rect x="{_LEFT}" y="{_TOP}" width="{pw}" height="{ph}" fill="#fafbfc" stroke="#ccd"/>',
+        f'<line x1="{_LEFT}" x2="{_LEFT + pw}" y1="{y(ref):.1f}" y2="{y(ref):.1f}" stroke="#aab" stroke-dasharray="4 3"/>',
+    ]
+    for v, text in y_ticks:
+        parts.append(f'<text x="{_LEFT - 6}" y="{y(v) + 4:.1f}" font-size="11" text-anchor="end" fill="#556">{text}</text>')
+    for i in range(6):
+        t = t_max * i / 5
+        parts.append(f'<text x="{x(t):.1f}" y="{height - 8}" font-size="11" text-anchor="middle" fill="#556">{t:.1f}s</text>')
+    return parts
+
+
 def timeline_svg(points: Sequence[dict[str, Any]], *, width: int = 880, height: int = 180, title: str = "", t_max: float | None = None) -> str:
     """Probability over time as an inline SVG: one polyline per label (face track, speaker...).
 
@@ -61,8 +83,8 @@ def timeline_svg(points: Sequence[dict[str, Any]], *, width: int = 880, height: 
     if not points:
         return ""
     t_max = t_max or max(p["end_s"] for p in points) or 1.0
-    left, right, top, bottom = 44, 10, 12, 28
-    pw, ph = width - left - right, height - top - bottom
+    left, top = _LEFT, _TOP
+    pw, ph = width - _LEFT - _RIGHT, height - _TOP - _BOTTOM
 
     def x(t: float) -> float:
         return left + pw * t / t_max
@@ -74,17 +96,7 @@ def timeline_svg(points: Sequence[dict[str, Any]], *, width: int = 880, height: 
     for p in points:
         by_label.setdefault(p.get("label") or "", []).append(p)
     colours = ["#c62828", "#1565c0", "#6a1b9a", "#ef6c00", "#00838f", "#2e7d32"]
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">',
-        f"<title>{_e(title)}</title>",
-        f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#fafbfc" stroke="#ccd"/>',
-        f'<line x1="{left}" x2="{left + pw}" y1="{y(0.5):.1f}" y2="{y(0.5):.1f}" stroke="#aab" stroke-dasharray="4 3"/>',
-    ]
-    for v in (0.0, 0.5, 1.0):
-        parts.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" font-size="11" text-anchor="end" fill="#556">{v:.1f}</text>')
-    for i in range(6):
-        t = t_max * i / 5
-        parts.append(f'<text x="{x(t):.1f}" y="{height - 8}" font-size="11" text-anchor="middle" fill="#556">{t:.1f}s</text>')
+    parts = _svg_axes(width, height, title, t_max, x, y, [(v, f"{v:.1f}") for v in (0.0, 0.5, 1.0)], ref=0.5)
     for k, (label, pts) in enumerate(sorted(by_label.items())):
         colour = colours[k % len(colours)]
         pts = sorted(pts, key=lambda p: p["start_s"])
@@ -104,8 +116,8 @@ def offset_svg(points: Sequence[dict[str, Any]], *, t_max: float, width: int = 8
     """
     if not points:
         return ""
-    left, right, top, bottom = 44, 10, 12, 28
-    pw, ph = width - left - right, height - top - bottom
+    left, top = _LEFT, _TOP
+    pw, ph = width - _LEFT - _RIGHT, height - _TOP - _BOTTOM
     t_max = t_max or 1.0
 
     def x(t: float) -> float:
@@ -114,17 +126,7 @@ def offset_svg(points: Sequence[dict[str, Any]], *, t_max: float, width: int = 8
     def y(o: float) -> float:
         return top + ph * (0.5 - max(-limit_s, min(limit_s, o)) / (2 * limit_s))
 
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">',
-        "<title>lip-sync offset</title>",
-        f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#fafbfc" stroke="#ccd"/>',
-        f'<line x1="{left}" x2="{left + pw}" y1="{y(0):.1f}" y2="{y(0):.1f}" stroke="#aab" stroke-dasharray="4 3"/>',
-    ]
-    for v in (-limit_s, 0.0, limit_s):
-        parts.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" font-size="11" text-anchor="end" fill="#556">{v:+.1f}s</text>')
-    for i in range(6):
-        t = t_max * i / 5
-        parts.append(f'<text x="{x(t):.1f}" y="{height - 8}" font-size="11" text-anchor="middle" fill="#556">{t:.1f}s</text>')
+    parts = _svg_axes(width, height, "lip-sync offset", t_max, x, y, [(v, f"{v:+.1f}s") for v in (-limit_s, 0.0, limit_s)], ref=0.0)
     for p in points:
         colour = "#c62828" if p.get("probability_fake", 0) >= 0.5 else "#2e7d32"
         opacity = 0.25 + 0.75 * max(0.0, min(1.0, float(p.get("strength", 0)) / 0.5))

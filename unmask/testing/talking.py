@@ -1,7 +1,7 @@
 """Talking-face test media for ``lip-sync``: read any clip raw, write an MP4 with a chosen audio track.
 
 - ``read_clip``        every frame (RGB) + times + fps + 16 kHz mono audio of a file PyAV can open
-                       (GRID's MPEG-PS ``.mpg`` included, which ``unmask.media`` refuses by design)
+                       (GRID's MPEG-PS ``.mpg`` included), without ``unmask.media``'s limits
 - ``write_clip``       H.264 + AAC MP4 from frames and 16 kHz audio
 - ``shift_audio``      the audio delayed (> 0) or advanced (< 0) by some seconds, same length
 - ``synthetic_mouth``  frames of a drawn mouth whose opening follows a known envelope, and a

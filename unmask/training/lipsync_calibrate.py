@@ -144,7 +144,7 @@ def analyse(times: np.ndarray, patches: np.ndarray, audio: np.ndarray, fps: floa
     if not act.has_speech:
         return None
     mask = ls.speech_mask(times, act.segments_s)
-    if mask.sum() < ls.MIN_TRACK_SPEECH_S * fps or len(times) < 2 * ls.max_offset_frames(fps) + int(ls.WINDOW_S * fps) // 2:
+    if not ls.judgeable(mask, fps):
         return None
     return ls.analyse_sync(ls.audio_signal(audio, times, fps), ls.mouth_signals(patches, openness), times, fps, mask)
 
@@ -205,14 +205,14 @@ def negatives(clips: list[dict], paths: list[Path], i: int) -> dict[str, tuple]:
     return out
 
 
-def auc(pos: np.ndarray, neg: np.ndarray) -> float:
+def auc(pos: np.ndarray, neg: np.ndarray) -> float | None:
     """P(score of a negative (fake) > score of a real), ties count half."""
-    pos, neg = np.asarray(pos), np.asarray(neg)
+    from unmask.eval.metrics import roc_auc
+
+    pos, neg = np.asarray(pos, dtype=np.float64), np.asarray(neg, dtype=np.float64)
     if not len(pos) or not len(neg):
-        return None  # type: ignore[return-value]
-    gt = (neg[:, None] > pos[None, :]).mean()
-    eq = (neg[:, None] == pos[None, :]).mean()
-    return float(gt + 0.5 * eq)
+        return None
+    return roc_auc(np.r_[np.zeros(len(pos), int), np.ones(len(neg), int)], np.r_[pos, neg])
 
 
 def end_to_end(paths: list[Path], clips: list[dict], held: set[str], tmp: Path) -> dict:
@@ -338,9 +338,8 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     calib = ls.SyncCalibration(meta)
-    report_openness = openness_info
     prob = np.array([calib.probability(r[2]) for r in rows])
-    report: dict = {"openness": report_openness, "clips": len(clips), "skipped_short": skipped, "calibration_clips": int((cal & (y == 0)).sum()),
+    report: dict = {"openness": openness_info, "clips": len(clips), "skipped_short": skipped, "calibration_clips": int((cal & (y == 0)).sum()),
                     "heldout_clips": int((held & (y == 0)).sum()), "auc_heldout": {}, "auc_calibration": {}}
     for part, sel in (("auc_heldout", held), ("auc_calibration", cal)):
         pos = prob[sel & (kinds == "real")]
