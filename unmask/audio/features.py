@@ -84,3 +84,15 @@ def lfcc(waveform: np.ndarray) -> np.ndarray:
     logfb = np.log(power.astype(np.float32) @ _filterbank().T + 1e-8)
     c = logfb @ _dct()
     return np.concatenate([c, _delta(c), _delta(_delta(c))], axis=1).astype(np.float32)
+
+
+def resample(x: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
+    """Polyphase resampling (scipy), float32 out."""
+    if from_hz == to_hz:
+        return np.asarray(x, dtype=np.float32)
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    g = gcd(int(from_hz), int(to_hz))
+    return resample_poly(np.asarray(x, dtype=np.float64), to_hz // g, from_hz // g).astype(np.float32)

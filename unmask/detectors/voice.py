@@ -280,7 +280,7 @@ def listen(
         pending = b""
     else:
         pending = first
-    from unmask.testing.voice import resample
+    from unmask.audio.features import resample
 
     win, hop = int(window_s * 16000), int(hop_s * 16000)
     block_in = max(1, int(hop_s * sample_rate_hz)) * channels * width

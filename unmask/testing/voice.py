@@ -25,6 +25,7 @@ import types
 
 import numpy as np
 
+from unmask.audio.features import resample
 from unmask.testing.media import encode_audio
 
 SAMPLE_RATE_HZ = 16_000
@@ -69,18 +70,6 @@ def espeak(text: str, *, voice: str = "en-us", speed_wpm: int = 160, pitch: int 
         subprocess.run([exe, "-v", voice, "-s", str(speed_wpm), "-p", str(pitch), "-w", out, text], check=True, capture_output=True, timeout=60)
         x, sr = sf.read(out, dtype="float32", always_2d=True)
     return resample(x.mean(axis=1), sr, SAMPLE_RATE_HZ)
-
-
-def resample(x: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
-    """Polyphase resampling (scipy), float32 out."""
-    if from_hz == to_hz:
-        return np.asarray(x, dtype=np.float32)
-    from math import gcd
-
-    from scipy.signal import resample_poly
-
-    g = gcd(int(from_hz), int(to_hz))
-    return resample_poly(np.asarray(x, dtype=np.float64), to_hz // g, from_hz // g).astype(np.float32)
 
 
 def _import_pyworld():
