@@ -455,7 +455,7 @@ def _video_stream(container: Any, fmt: str) -> tuple[Any, float]:
 
 
 def _frame_time_s(frame: Any, stream: Any, t_zero: float, n: int, limits: Limits, name: str) -> float:
-    """A decoded frame's time from the file's start (``n`` / frame rate when it has no pts), within the duration limit."""
+    """A decoded frame's time from the file's start (``n``, its 0-based decode index, / frame rate when it has no pts), within the duration limit."""
     t = float(frame.pts * stream.time_base) - t_zero if frame.pts is not None else n / float(stream.average_rate or 25)
     if t > limits.max_duration_s:
         raise LimitExceededError(f"{name}: video runs past the {fmt_duration(limits.max_duration_s)} duration limit")
@@ -485,7 +485,7 @@ def _iter_video_frames(path: Path, fmt: str, fps: float, max_frames: int, limits
                 decoded += 1
                 if decoded > limits.max_decoded_frames:
                     raise LimitExceededError(f"{name}: more than {limits.max_decoded_frames} frames decoded; giving up")
-                t = _frame_time_s(frame, stream, t_zero, decoded, limits, name)
+                t = _frame_time_s(frame, stream, t_zero, decoded - 1, limits, name)
                 if t + 1e-6 < next_t:
                     continue
                 if emitted >= max_frames:
