@@ -109,7 +109,6 @@ class FaceSwapModel:
         return logits.reshape(-1).astype(np.float64), masks[:, 0].astype(np.float32)
 
 
-
 @dataclass(frozen=True, slots=True)
 class FaceScore:
     """The model's answer for one face."""
@@ -439,13 +438,12 @@ class FaceSwapDetector:
 
     # -- video ------------------------------------------------------------------------------
     def _video(self, item: "MediaItem", model: FaceSwapModel, watch: Stopwatch) -> Finding:
-        from unmask.faces import FaceTracker, follow_faces
+        from unmask.faces import follow_faces
 
         fps = float(self.options.video_sample_fps)
-        tracker = FaceTracker()
         frames = _timed(item.frames(fps), watch, "decode")
         stream = follow_faces(
-            frames, tracker=tracker, min_face_px=VIDEO_DETECT_MIN_FACE_PX, max_side_px=VIDEO_DETECT_MAX_SIDE_PX, redetect_every_s=REDETECT_EVERY_S
+            frames, min_face_px=VIDEO_DETECT_MIN_FACE_PX, max_side_px=VIDEO_DETECT_MAX_SIDE_PX, redetect_every_s=REDETECT_EVERY_S
         )
         per_track: dict[int, list[tuple[float, float]]] = {}  # track → [(t, logit)]
         # Only pictures for the report are kept: per track, the surroundings of its most suspicious

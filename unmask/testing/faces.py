@@ -147,6 +147,8 @@ def make_face_video(
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     base = np.stack([xx / width * 160 + 40, yy / height * 120 + 60, (xx + yy) / (width + height) * 100 + 80], axis=2)
     base += rng.normal(0, 6, base.shape).astype(np.float32)  # sensor-like grain keeps the encoder honest
+    base = base.clip(0, 255).astype(np.uint8)  # once, not per frame: rolling commutes with clipping
+
     def fit(rgb: np.ndarray | None) -> np.ndarray | None:
         if rgb is None:
             return None
@@ -162,8 +164,7 @@ def make_face_video(
         stream.time_base = Fraction(1, fps)
         for i in range(n):
             t = i / fps
-            frame = np.roll(base, int(40 * t), axis=1)
-            frame = frame.clip(0, 255).astype(np.uint8)
+            frame = np.roll(base, int(40 * t), axis=1)  # a copy: the faces are pasted into it
             if face is not None:
                 fh, fw = face.shape[:2]
                 # A slow sway (8 s period, a tenth of the free width): as far as a talking head moves.

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
 import sys
 from pathlib import Path
@@ -42,22 +41,13 @@ MAX_WEIGHTS_BYTES = 25 * 1024 * 1024
 
 def perturbed_crop(rgb: np.ndarray, lm68: np.ndarray, name: str, size_px: int) -> np.ndarray:
     """Aligned crop of the whole photo ``rgb`` after perturbation ``name`` (landmarks follow a resize)."""
-    from PIL import Image
-
     from unmask.faces.align import align_face, five_from_68
+    from unmask.training.faces_dev import perturb
 
-    im = Image.fromarray(rgb)
-    lm = np.asarray(lm68, np.float64).reshape(68, 2)
-    if name == "jpeg:70":
-        buf = io.BytesIO()
-        im.save(buf, "JPEG", quality=70)
-        buf.seek(0)
-        rgb = np.asarray(Image.open(buf).convert("RGB"))
-    elif name == "resize:0.5":
-        w, h = max(1, round(im.width * 0.5)), max(1, round(im.height * 0.5))
-        rgb = np.asarray(im.resize((w, h), Image.Resampling.BICUBIC))
-        lm = lm * np.array([w / im.width, h / im.height])
-    return align_face(rgb, five_from_68(lm), size_px)[0]
+    out = perturb(rgb, name)
+    scale = np.array([out.shape[1] / rgb.shape[1], out.shape[0] / rgb.shape[0]])
+    lm = np.asarray(lm68, np.float64).reshape(68, 2) * scale
+    return align_face(out, five_from_68(lm), size_px)[0]
 
 
 def onnx_logits(session, crops_u8: np.ndarray, batch: int = 32) -> np.ndarray:
@@ -87,11 +77,11 @@ def webmorph_logits(session, data_dir: Path, size_px: int) -> dict[str, np.ndarr
 
     recs = [json.loads(line) for line in (data_dir / "faces.jsonl").read_text().splitlines() if line.strip()]
     files = [r["file"] for r in recs if r["source"].startswith("webmorph")]
-    out = {}
-    for name in PERTURBATIONS:
-        crops = [face_crops(data_dir / f, size_px, name)[:1] for f in files]
-        out[name] = onnx_logits(session, np.concatenate(crops))
-    return out
+    crops: dict[str, list[np.ndarray]] = {name: [] for name in PERTURBATIONS}
+    for f in files:  # each portrait decoded once, all perturbations from it
+        for name, c in face_crops(data_dir / f, size_px, PERTURBATIONS).items():
+            crops[name].append(c[:1])
+    return {name: onnx_logits(session, np.concatenate(c)) for name, c in crops.items()}
 
 
 def sbi_pairs(cache: D.FaceCache, indices: np.ndarray, seed: int, mode: str = "chain-nocodec") -> tuple[np.ndarray, np.ndarray]:

@@ -32,7 +32,8 @@ PERTURBATIONS = ("plain", "jpeg:70", "resize:0.5")
 VIDEO_FPS, MAX_FRAMES = 2.0, 24
 
 
-def _perturb(rgb: np.ndarray, name: str) -> np.ndarray:
+def perturb(rgb: np.ndarray, name: str) -> np.ndarray:
+    """``rgb`` after perturbation ``name`` (one of ``PERTURBATIONS``): unchanged, JPEG q70, or 0.5x bicubic."""
     from PIL import Image
 
     if name == "plain":
@@ -46,19 +47,24 @@ def _perturb(rgb: np.ndarray, name: str) -> np.ndarray:
     return np.asarray(im.resize((max(1, round(im.width * 0.5)), max(1, round(im.height * 0.5))), Image.Resampling.BICUBIC))
 
 
-def face_crops(path: Path, size_px: int, perturbation: str) -> np.ndarray:
-    """(F, S, S, 3) uint8: the largest face of each sampled frame, aligned (F = 0: no face)."""
+def face_crops(path: Path, size_px: int, perturbations: tuple[str, ...] = PERTURBATIONS) -> dict[str, np.ndarray]:
+    """Perturbation → (F, S, S, 3) uint8: the largest face of each sampled frame, aligned (F = 0: no face).
+
+    The file is decoded once; every perturbation is applied to the same frames.
+    """
     from unmask.faces import align_face, detect_faces
     from unmask.media.item import open_media
 
-    crops = []
+    crops: dict[str, list[np.ndarray]] = {name: [] for name in perturbations}
     for frame in open_media(path).frames(VIDEO_FPS, max_frames=MAX_FRAMES):
-        rgb = _perturb(np.asarray(frame.rgb), perturbation)
-        faces = detect_faces(rgb)
-        if faces:
-            face = max(faces, key=lambda f: f.size_px)
-            crops.append(align_face(rgb, face.points, size_px)[0])
-    return np.stack(crops) if crops else np.zeros((0, size_px, size_px, 3), np.uint8)
+        decoded = np.asarray(frame.rgb)
+        for name in perturbations:
+            rgb = perturb(decoded, name)
+            faces = detect_faces(rgb)
+            if faces:
+                face = max(faces, key=lambda f: f.size_px)
+                crops[name].append(align_face(rgb, face.points, size_px)[0])
+    return {name: np.stack(c) if c else np.zeros((0, size_px, size_px, 3), np.uint8) for name, c in crops.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,11 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     cache: dict[str, np.ndarray] = dict(np.load(args.crops)) if args.crops.is_file() else {}
     logits: dict[str, list[float]] = {pname: [] for pname in PERTURBATIONS}
     for row in rows:
+        missing = tuple(pname for pname in PERTURBATIONS if f"{size}|{pname}|{row['path']}" not in cache)
+        if missing:
+            for pname, crops in face_crops(args.dataset / row["path"], size, missing).items():
+                cache[f"{size}|{pname}|{row['path']}"] = crops
         for pname in PERTURBATIONS:
-            key = f"{size}|{pname}|{row['path']}"
-            if key not in cache:
-                cache[key] = face_crops(args.dataset / row["path"], size, pname)
-            crops = cache[key]
+            crops = cache[f"{size}|{pname}|{row['path']}"]
             logits[pname].append(float(np.mean(onnx_logits(session, crops))) if len(crops) else np.nan)
     args.crops.parent.mkdir(parents=True, exist_ok=True)
     np.savez(args.crops, **cache)
