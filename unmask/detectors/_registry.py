@@ -68,12 +68,12 @@ _CARDS: tuple[DetectorCard, ...] = (
     ),
     DetectorCard(
         name="voice",
-        version="0.1.0",
+        version="0.2.0",
         kinds=_AUDIBLE,
         family="ml",
-        summary="Cloned/synthetic voice: speech found by VAD, scored in 4 s windows by an LFCC-LCNN trained on vocoder and TTS spoofs",
+        summary="Cloned/synthetic voice: speech found by VAD, scored in 4 s windows by an LFCC-LCNN trained on pretrained-vocoder, DSP and TTS spoofs",
         factory="unmask.detectors.voice:create",
-        experimental=True,  # dev-set EER 0.67 >> 0.10 target: does not generalise to neural vocoders (unmask/models/voice.md)
+        experimental=True,  # dev-set EER 0.37 > 0.10 target: unseen vocoder families stay near chance (unmask/models/voice.md)
     ),
     DetectorCard(
         name="lip-sync",

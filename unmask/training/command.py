@@ -1,4 +1,4 @@
-"""``unmask train images|faces ...``: the CLI face of ``unmask.training`` (needs the ``train`` extra).
+"""``unmask train images|faces|voice|lip-sync ...``: the CLI face of ``unmask.training`` (needs the ``train`` extra).
 
 ``register(sub)`` adds the subcommand to the CLI's subparsers; torch is imported
 only when the command runs, so ``unmask --help`` stays fast without the extra.
@@ -32,6 +32,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_arguments(faces)
     faces.set_defaults(func=_cmd_faces)
+    voice = what.add_parser(
+        "voice",
+        help="the voice model: real speech + self-made spoofs (DSP, espeak, pretrained HiFi-GAN) → LFCC-LCNN → ONNX",
+        description="Make spoofs from ../shared speech, train, calibrate and export the voice model (see unmask/models/voice.md). "
+        "Every stage resumes: finished feature files are kept, training continues from <out>/last.pt.",
+    )
+    voice.add_argument("--shared", default="../shared", help="folder holding data/speech (default: ../shared)")
+    voice.add_argument("--out", default="out/voice", help="features and checkpoints (default: out/voice)")
+    voice.add_argument("--stage", choices=["all", "spoofs", "hifigan", "fit"], default="all",
+                       help="spoofs: real + DSP/espeak features; hifigan: pretrained-vocoder spoofs; fit: train, calibrate, export")
+    voice.add_argument("--workers", type=int, default=2, help="processes for the spoof stages")
+    voice.add_argument("--minutes", type=float, default=8.0, help="training time budget")
+    voice.set_defaults(func=_cmd_voice)
     lips = what.add_parser(
         "lip-sync",
         help="calibrate the lip-sync detector on real talking clips vs shifted/swapped/TTS audio and frozen/smoothed mouths",
@@ -68,6 +81,20 @@ def _cmd_faces(args: argparse.Namespace) -> int:
     from unmask.training.faces_train import run
 
     return run(args)
+
+
+def _cmd_voice(args: argparse.Namespace) -> int:
+    _require_torch()
+    from unmask.training import voice_data, voice_hifigan, voice_train
+
+    common = ["--shared", args.shared, "--out", args.out, "--workers", str(args.workers)]
+    if args.stage in ("all", "spoofs"):
+        voice_data.main(common)
+    if args.stage in ("all", "hifigan"):
+        voice_hifigan.main(common)
+    if args.stage in ("all", "fit"):
+        voice_train.main(["--out", args.out, "--minutes", str(args.minutes)])
+    return 0
 
 
 def _cmd_lip_sync(args: argparse.Namespace) -> int:

@@ -5,7 +5,10 @@ number of frames ≥ 8. Four 3×3 conv blocks with max-feature-map activations (
 LCNN of Wu et al., ASVspoof 2019/2021 baselines) and 2×2 pooling shrink the
 (time, feature) plane; the frequency axis is flattened into channels, and the
 time axis is summarised by mean and standard deviation pooling, so the model
-scores windows of any length. Output: one logit, > 0 = synthetic. 31,081
+scores windows of any length. With ``cmn=True`` the window's mean over time is
+subtracted from every coefficient first (cepstral mean normalisation): a fixed
+channel — microphone, room, codec, a studio's brighter high band — is a constant
+offset in cepstra, so the network sees only how the spectrum moves. Output: one logit, > 0 = synthetic. 31,081
 parameters with the default widths (142 kB as float32 ONNX).
 """
 
@@ -30,8 +33,9 @@ def _block(cin: int, cout: int) -> nn.Sequential:
 
 
 class VoiceLCNN(nn.Module):
-    def __init__(self, channels: tuple[int, ...] = (12, 16, 24, 32), hidden: int = 64) -> None:
+    def __init__(self, channels: tuple[int, ...] = (12, 16, 24, 32), hidden: int = 64, cmn: bool = False) -> None:
         super().__init__()
+        self.cmn = cmn
         self.register_buffer("mean", torch.zeros(N_FEATURES))
         self.register_buffer("std", torch.ones(N_FEATURES))
         layers, cin = [], 1
@@ -47,6 +51,8 @@ class VoiceLCNN(nn.Module):
         self.out = nn.Linear(2 * hidden, 1)
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        if self.cmn:
+            feats = feats - feats.mean(dim=1, keepdim=True)
         x = (feats - self.mean) / self.std
         x = self.convs(x.unsqueeze(1))  # (b, c, t', f')
         b, c, t, f = x.shape

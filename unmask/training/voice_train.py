@@ -4,8 +4,9 @@
 (run ``python -m unmask.training.voice_data`` first).
 
 - Batches of 32 random 2-4 s LFCC crops, half real, half fake, with the fake half
-  split between the neural-vocoder family (``--neural-share``, default half: it is
-  the family closest to real-world clones) and the DSP/TTS families (WORLD,
+  split between the neural-vocoder families (``--neural-share``, default half: the
+  pretrained HiFi-GAN of ``voice_hifigan`` and, when made, our own ``voice_vocoder``;
+  they are closest to real-world clones) and the DSP/TTS families (WORLD,
   Griffin-Lim, LPC, espeak) in turn, so the easiest family does not dominate.
 - Every 150 steps the held-out speakers are scored the way the detector scores a
   file (4 s windows every 2 s, mean logit) and the checkpoint with the lowest
@@ -35,6 +36,8 @@ from unmask.training.voice_data import load
 from unmask.training.voice_model import VoiceLCNN
 
 WINDOW_FRAMES, HOP_FRAMES = 400, 200  # 4 s windows every 2 s, as the detector scores
+# spoofs from neural vocoders: ours (``voice_vocoder``) and the two pretrained HiFi-GANs (``voice_hifigan``)
+NEURAL_FAMILIES = ("neural", "hifigan", "hifigan16k")
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "detectors" / "weights"
 
 
@@ -46,6 +49,10 @@ def eer(scores_real: np.ndarray, scores_fake: np.ndarray) -> tuple[float, float]
     """Equal error rate and its threshold (higher score = fake); ``unmask.eval.metrics.equal_error_rate``."""
     labels = np.r_[np.zeros(len(scores_real), np.int8), np.ones(len(scores_fake), np.int8)]
     return equal_error_rate(labels, np.r_[scores_real, scores_fake])
+
+
+def _cmn(f: np.ndarray, on: bool) -> np.ndarray:
+    return f - f.mean(axis=0, keepdims=True) if on else f
 
 
 def _crop(f: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -111,19 +118,27 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--eval-every", type=int, default=150, metavar="STEPS")
     ap.add_argument("--export-only", action="store_true", help="skip training: calibrate and export best.pt")
+    ap.add_argument("--channels", default="12,16,24,32", help="conv widths of the four LCNN blocks")
+    ap.add_argument("--hidden", type=int, default=64, help="width of the per-frame projection")
+    ap.add_argument("--target-fpr", type=float, default=0.04, help="share of validation real clips allowed at p >= 0.5 (sets the intercept)")
+    ap.add_argument("--cosine", action="store_true", help="decay the learning rate to zero over the time budget (cosine)")
+    ap.add_argument("--cmn", action="store_true", help="cepstral mean normalisation per window inside the model")
+    ap.add_argument("--run", default="", help="checkpoints in <out>/<run>/ instead of <out>/ (several runs on one feature set)")
+    ap.add_argument("--weights-dir", default=str(WEIGHTS_DIR), help="where voice.onnx and voice.json are written (default: the shipped ones)")
     ap.add_argument("--init", metavar="PT", help="start from these weights (a state_dict), with a fresh optimiser and best score")
-    ap.add_argument("--neural-share", type=float, default=0.5, help="share of the fake half drawn from the neural-vocoder family")
+    ap.add_argument("--neural-share", type=float, default=0.5, help="share of the fake half drawn from the neural-vocoder families")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)  # two shared cores: leave one to the other trainers
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    out = Path(args.out)
-    items = load(out)
+    items = load(args.out)
+    out = Path(args.out, args.run)
+    out.mkdir(parents=True, exist_ok=True)
     train = [c for c in items if not c["val"]]
     val = [c for c in items if c["val"]]
     print(f"{len(train)} train clips ({sum(c['label'] for c in train)} fake), {len(val)} val clips ({sum(c['label'] for c in val)} fake)")
-    model = VoiceLCNN()
-    allf = np.concatenate([c["feats"][::4].astype(np.float32) for c in train])
+    model = VoiceLCNN(tuple(int(c) for c in args.channels.split(",")), args.hidden, cmn=args.cmn)
+    allf = np.concatenate([_cmn(c["feats"].astype(np.float32), args.cmn)[::4] for c in train])
     model.mean.copy_(torch.from_numpy(allf.mean(0)))
     model.std.copy_(torch.from_numpy(allf.std(0) + 1e-3))
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-3)
@@ -150,13 +165,17 @@ def main(argv: list[str] | None = None) -> None:
         n = int(rng.integers(200, WINDOW_FRAMES + 1))
         half = args.batch // 2
         batch = [reals[i] for i in rng.integers(0, len(reals), half)]
-        others = [f for f in fams if f != "neural"]
-        n_neural = int(round(args.neural_share * half)) if "neural" in fams else 0
+        neural = [f for f in fams if f in NEURAL_FAMILIES]
+        others = [f for f in fams if f not in NEURAL_FAMILIES]
+        n_neural = int(round(args.neural_share * half)) if neural else 0
         for k in range(half):
-            pool = fakes_by_family["neural" if k < n_neural else others[k % len(others)]]
+            pool = fakes_by_family[neural[k % len(neural)] if k < n_neural else others[k % len(others)]]
             batch.append(pool[int(rng.integers(0, len(pool)))])
         x = torch.from_numpy(np.stack([_crop(c["feats"].astype(np.float32), n, rng) for c in batch]))
         y = torch.tensor([float(c["label"]) for c in batch])
+        if args.cosine:  # by elapsed time, since the budget is in minutes
+            for group in opt.param_groups:
+                group["lr"] = args.lr * 0.5 * (1 + np.cos(np.pi * min(1.0, (time.time() - t_start) / (t_end - t_start))))
         loss = F.binary_cross_entropy_with_logits(model(x), y)
         opt.zero_grad()
         loss.backward()
@@ -175,16 +194,22 @@ def main(argv: list[str] | None = None) -> None:
     model.eval()
     res = evaluate(model, val)
     a, b = fit_platt(res["_scores"], res["_labels"].astype(float))
+    # The default threshold (p = 0.5) must mean something on real speech: it sits no lower than the
+    # validation reals' (1 - target FPR) quantile, whatever the class-balanced Platt fit put it at.
+    real_quantile = float(np.quantile(res["_scores"][res["_labels"] == 0], 1 - args.target_fpr))
+    b = -a * max(-b / a, real_quantile)
     p = sigmoid(a * res["_scores"] + b)
     fpr_05 = float(np.mean(p[res["_labels"] == 0] >= 0.5))
     tpr_05 = float(np.mean(p[res["_labels"] == 1] >= 0.5))
     export(model, a, b, {k: round(v, 4) for k, v in res.items() if not k.startswith("_")} | {"fpr_at_0.5": fpr_05, "tpr_at_0.5": tpr_05},
-           {"train_clips": len(train), "val_clips": len(val), "steps": best.get("step", step)})
+           {"train_clips": len(train), "val_clips": len(val), "steps": best.get("step", step), "cmn": args.cmn,
+            "channels": args.channels, "hidden": args.hidden, "target_fpr": args.target_fpr,
+            "lr": args.lr, "cosine": args.cosine, "init": args.init}, Path(args.weights_dir))
 
 
-def export(model: VoiceLCNN, a: float, b: float, val_metrics: dict, train_info: dict) -> None:
-    WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
-    onnx_path = WEIGHTS_DIR / "voice.onnx"
+def export(model: VoiceLCNN, a: float, b: float, val_metrics: dict, train_info: dict, weights_dir: Path = WEIGHTS_DIR) -> None:
+    weights_dir.mkdir(parents=True, exist_ok=True)
+    onnx_path = weights_dir / "voice.onnx"
     dummy = torch.zeros(1, WINDOW_FRAMES, 60)
     torch.onnx.export(
         model, (dummy,), str(onnx_path), input_names=["lfcc"], output_names=["logit"],
@@ -197,12 +222,12 @@ def export(model: VoiceLCNN, a: float, b: float, val_metrics: dict, train_info: 
         "input": "lfcc (batch, frames, 60) float32, unmask.audio.features.lfcc of level-normalised speech",
         "window_s": WINDOW_FRAMES / 100,
         "hop_s": HOP_FRAMES / 100,
-        "calibration": {"method": "platt", "a": a, "b": b, "fitted_on": "held-out LibriSpeech speakers (id % 5 == 0) + espeak voices en-029/en-gb-scotland, with their spoofs"},
+        "calibration": {"method": "platt", "a": a, "b": b, "threshold_rule": "slope from Platt; intercept puts p = 0.5 no lower than the validation reals' (1 - target FPR) quantile", "fitted_on": "held-out LibriSpeech speakers (id % 5 == 0) + espeak voices en-029/en-gb-scotland, with their spoofs"},
         "validation": val_metrics,
         "training": train_info,
         "created": time.strftime("%Y-%m-%d"),
     }
-    (WEIGHTS_DIR / "voice.json").write_text(json.dumps(meta, indent=2) + "\n")
+    (weights_dir / "voice.json").write_text(json.dumps(meta, indent=2) + "\n")
     print(json.dumps(meta, indent=2))
 
 
