@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +122,18 @@ def load(out_dir: str | Path) -> list[dict]:
     return items
 
 
+def run_jobs(jobs: list[tuple[Callable, tuple]], workers: int) -> None:
+    """Run ``fn(*args)`` for every job in worker processes, in order, printing progress every 25 (each job skips finished files)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers) as ex:
+        futs = [ex.submit(fn, *fn_args) for fn, fn_args in jobs]
+        for k, f in enumerate(futs):
+            f.result()
+            if k % 25 == 0:
+                print(f"{k + 1}/{len(futs)}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shared", default=str(Path(__file__).resolve().parents[3] / "shared"))
@@ -130,16 +143,9 @@ def main(argv: list[str] | None = None) -> None:
     feats_dir = Path(args.out) / "feats"
     feats_dir.mkdir(parents=True, exist_ok=True)
     reals = sorted(Path(args.shared, "data", "speech").glob("*/*.flac"))
-    jobs = [(_job_real, str(p), str(feats_dir), 1000 + i) for i, p in enumerate(reals)]
-    jobs += [(_job_espeak, i, str(feats_dir), 5000 + i) for i in range(N_ESPEAK)]
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(args.workers) as ex:
-        futs = [ex.submit(fn, a, b, c) for fn, a, b, c in jobs]
-        for k, f in enumerate(futs):
-            f.result()
-            if k % 25 == 0:
-                print(f"{k + 1}/{len(futs)}", flush=True)
+    jobs = [(_job_real, (str(p), str(feats_dir), 1000 + i)) for i, p in enumerate(reals)]
+    jobs += [(_job_espeak, (i, str(feats_dir), 5000 + i)) for i in range(N_ESPEAK)]
+    run_jobs(jobs, args.workers)
     print("done", len(list(feats_dir.glob("*.npz"))), "files")
 
 

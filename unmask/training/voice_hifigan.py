@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from unmask.audio import resample
-from unmask.training.voice_data import _render, _save, speaker_of
+from unmask.training.voice_data import _render, _save, run_jobs, speaker_of
 
 VOCODER_SR = 22050  # the universal V1's front end (config_v1.json)
 N_FFT, HOP, N_MELS, FMAX = 1024, 256, 80, 8000.0
@@ -225,15 +225,8 @@ def main(argv: list[str] | None = None) -> None:
     feats_dir = Path(args.out) / "feats"
     feats_dir.mkdir(parents=True, exist_ok=True)
     reals = sorted(Path(args.shared, "data", "speech").glob("*/*.flac"))
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(args.workers) as ex:
-        futs = [ex.submit(_job, str(p), str(feats_dir), 7000 + 1000 * k + i, args.excerpt_s, v)
-                for k, v in enumerate(args.vocoders.split(",")) for i, p in enumerate(reals)]
-        for k, f in enumerate(futs):
-            f.result()
-            if k % 25 == 0:
-                print(f"{k + 1}/{len(futs)}", flush=True)
+    run_jobs([(_job, (str(p), str(feats_dir), 7000 + 1000 * k + i, args.excerpt_s, v))
+              for k, v in enumerate(args.vocoders.split(",")) for i, p in enumerate(reals)], args.workers)
     print("done", len(list(feats_dir.glob("hifigan*__*.npz"))), "files")
 
 
