@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     voice.add_argument("--stage", choices=["all", "spoofs", "hifigan", "fit"], default="all",
                        help="spoofs: real + DSP/espeak features; hifigan: pretrained-vocoder spoofs; fit: train, calibrate, export")
     voice.add_argument("--workers", type=int, default=2, help="processes for the spoof stages")
-    voice.add_argument("--minutes", type=float, default=8.0, help="training time budget")
+    voice.add_argument("--minutes", type=float, default=18.0, help="time for the first training run; the fine-tune gets 45 %% of it")
     voice.set_defaults(func=_cmd_voice)
     lips = what.add_parser(
         "lip-sync",
@@ -93,7 +93,12 @@ def _cmd_voice(args: argparse.Namespace) -> int:
     if args.stage in ("all", "hifigan"):
         voice_hifigan.main(common)
     if args.stage in ("all", "fit"):
-        voice_train.main(["--out", args.out, "--minutes", str(args.minutes)])
+        # the 0.2.0 recipe: a run at a constant learning rate, then a fine-tune from its best checkpoint with the
+        # rate decayed to zero; only the second writes the shipped weights
+        base = f"{args.out}/base"
+        voice_train.main(["--out", args.out, "--run", "base", "--weights-dir", f"{base}/weights", "--minutes", str(args.minutes)])
+        voice_train.main(["--out", args.out, "--run", "finetune", "--minutes", str(round(args.minutes * 0.45, 1)),
+                          "--lr", "5e-4", "--cosine", "--init", f"{base}/best.pt"])
     return 0
 
 

@@ -189,6 +189,7 @@ VOCODERS = {
     "universal": ("hifigan", lambda: load_generator("universal"), (VOCODER_SR, N_FFT, HOP)),
     "ts16k": ("hifigan16k", load_ts16k, TS16K),
 }
+EXCERPT_S = {"universal": 6.0, "ts16k": 4.0}  # seconds vocoded per spoof, as the shipped 0.2.0 model was trained
 _LOADED: dict[str, torch.nn.Module] = {}
 
 
@@ -219,13 +220,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--shared", default=str(Path(__file__).resolve().parents[3] / "shared"))
     ap.add_argument("--out", default="out/voice")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--excerpt-s", type=float, default=6.0, help="seconds of each utterance vocoded (per spoof)")
+    ap.add_argument("--excerpt-s", type=float, default=None, help=f"seconds of each utterance vocoded per spoof (default: {EXCERPT_S})")
     ap.add_argument("--vocoders", default="universal,ts16k", help=f"comma-separated, from {sorted(VOCODERS)}")
     args = ap.parse_args(argv)
     feats_dir = Path(args.out) / "feats"
     feats_dir.mkdir(parents=True, exist_ok=True)
     reals = sorted(Path(args.shared, "data", "speech").glob("*/*.flac"))
-    run_jobs([(_job, (str(p), str(feats_dir), 7000 + 1000 * k + i, args.excerpt_s, v))
+    run_jobs([(_job, (str(p), str(feats_dir), 7000 + 1000 * k + i, args.excerpt_s or EXCERPT_S[v], v))
               for k, v in enumerate(args.vocoders.split(",")) for i, p in enumerate(reals)], args.workers)
     print("done", len(list(feats_dir.glob("hifigan*__*.npz"))), "files")
 

@@ -147,11 +147,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--eval-every", type=int, default=150, metavar="STEPS")
     ap.add_argument("--export-only", action="store_true", help="skip training: calibrate and export best.pt")
-    ap.add_argument("--channels", default="12,16,24,32", help="conv widths of the four LCNN blocks")
-    ap.add_argument("--hidden", type=int, default=64, help="width of the per-frame projection")
+    ap.add_argument("--channels", default="16,24,32,48", help="conv widths of the four LCNN blocks (0.1.0: 12,16,24,32)")
+    ap.add_argument("--hidden", type=int, default=96, help="width of the per-frame projection (0.1.0: 64)")
     ap.add_argument("--target-fpr", type=float, default=0.04, help="share of validation real clips allowed at p >= 0.5 (sets the intercept)")
+    ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps too (0: only the time budget)")
     ap.add_argument("--cosine", action="store_true", help="decay the learning rate to zero over the time budget (cosine)")
-    ap.add_argument("--cmn", action="store_true", help="cepstral mean normalisation per window inside the model")
+    ap.add_argument("--no-cmn", dest="cmn", action="store_false", help="no cepstral mean normalisation per window inside the model (0.1.0)")
     ap.add_argument("--run", default="", help="checkpoints in <out>/<run>/ instead of <out>/ (several runs on one feature set)")
     ap.add_argument("--weights-dir", default=str(WEIGHTS_DIR), help="where voice.onnx and voice.json are written (default: the shipped ones)")
     ap.add_argument("--init", metavar="PT", help="start from these weights (a state_dict), with a fresh optimiser and best score")
@@ -190,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
     t_start = time.time()
     t_end = t_start + 60 * args.minutes
     model.train()
-    while not args.export_only and time.time() < t_end:
+    while not args.export_only and time.time() < t_end and (not args.max_steps or step < args.max_steps):
         n = int(rng.integers(200, WINDOW_FRAMES + 1))
         half = args.batch // 2
         batch = [reals[i] for i in rng.integers(0, len(reals), half)]
@@ -210,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
         loss.backward()
         opt.step()
         step += 1
-        if step % args.eval_every == 0 or time.time() >= t_end:
+        if step % args.eval_every == 0 or time.time() >= t_end or step == args.max_steps:
             res = evaluate(model, val)
             msg = " ".join(f"{k}={v:.3f}" for k, v in res.items() if not k.startswith("_"))
             print(f"step {step} loss {loss.item():.3f} ({(time.time() - t_start) / step:.2f} s/step) val {msg}", flush=True)
