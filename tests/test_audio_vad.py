@@ -95,3 +95,18 @@ def test_codec_roundtrips_keep_length_and_content():
     spec = np.abs(np.fft.rfft(t))
     freqs = np.fft.rfftfreq(len(t), 1 / SR)
     assert spec[freqs > 4200].max() < 0.01 * spec.max()  # nothing above the 8 kHz channel's Nyquist
+
+
+def test_media_item_speech_is_cached_and_matches_detect_speech(tmp_path, speech):
+    """Voice and lip-sync share one VAD pass per file through MediaItem.speech()."""
+    import soundfile as sf
+
+    from unmask.media import open_media
+
+    path = tmp_path / "s.wav"
+    sf.write(path, np.concatenate([np.zeros(8000, np.float32), speech]), 16000, subtype="PCM_16")
+    item = open_media(path)
+    first = item.speech()
+    assert first is item.speech()
+    direct = detect_speech(np.asarray(item.audio()))
+    assert first.segments_s == direct.segments_s and first.has_speech

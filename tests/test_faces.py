@@ -198,3 +198,23 @@ def test_follow_faces_on_a_faceless_video(tmp_path):
     out = list(follow_faces(open_media(path).frames(2.0), tracker=tracker))
     assert len(out) == 4 and all(a == [] for _, a in out)
     assert tracker.tracks() == ()
+
+
+def test_similarity_transform_matches_umeyama_svd():
+    """The 2-D closed form equals Umeyama's SVD solution with its reflection fix, mirrored inputs included."""
+    from unmask.faces.align import similarity_transform
+
+    def umeyama(src, dst):
+        mu_s, mu_d = src.mean(0), dst.mean(0)
+        s, d = src - mu_s, dst - mu_d
+        u, sig, vt = np.linalg.svd(d.T @ s / len(src))
+        sign = np.array([1.0, -1.0 if np.linalg.det(u) * np.linalg.det(vt) < 0 else 1.0])
+        rot = u @ np.diag(sign) @ vt
+        scale = (sig * sign).sum() / ((s**2).sum() / len(src))
+        return np.c_[scale * rot, mu_d - scale * rot @ mu_s]
+
+    rng = np.random.default_rng(0)
+    for k in range(200):
+        src = rng.normal(size=(5, 2)) * rng.uniform(1, 100)
+        dst = rng.normal(size=(5, 2)) * 30 if k % 2 else src * [1, -1] + rng.normal(size=(5, 2))  # mirrored: no proper fit
+        np.testing.assert_allclose(similarity_transform(src, dst), umeyama(src, dst), rtol=1e-9, atol=1e-9)

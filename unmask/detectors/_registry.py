@@ -77,12 +77,12 @@ _CARDS: tuple[DetectorCard, ...] = (
     ),
     DetectorCard(
         name="lip-sync",
-        version="0.1.0",
+        version="0.2.0",
         kinds=frozenset({MediaKind.VIDEO}),
         family="signal",
         summary="Does the mouth move with the voice? Mouth opening vs speech envelope over offsets ±0.6 s per face track; sync timeline",
         factory="unmask.detectors.lip_sync:create",
-        experimental=True,  # held-out AUC 0.78-0.90 < 0.95 target per negative type (unmask/models/lip-sync.md)
+        experimental=True,  # held-out AUC 0.77-0.90 < 0.95 target per negative type (unmask/models/lip-sync.md)
     ),
 )
 

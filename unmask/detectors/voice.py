@@ -137,7 +137,7 @@ class VoiceDetector:
         except DecodeError as exc:
             return not_applicable(self.card, "no-audio", f"No audio to analyse: {exc}", timings_ms=watch.timings_ms)
         with watch.stage("vad"):
-            activity = detect_speech(x)
+            activity = item.speech()
         if not activity.has_speech:
             return not_applicable(
                 self.card,

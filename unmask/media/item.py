@@ -88,6 +88,7 @@ class MediaItem:
         self.display_name = display_name or str(path)
         self._image: Image.Image | None = None
         self._audio: np.ndarray | None = None
+        self._speech = None  # unmask.audio.SpeechActivity of self.audio(), cached: voice and lip-sync both need it
 
     def __repr__(self) -> str:
         return f"MediaItem({self.display_name!r}, {self.info.kind.value}/{self.info.format})"
@@ -191,6 +192,17 @@ class MediaItem:
             declared = self.info.duration_s if self.kind is MediaKind.AUDIO else None
             self._audio = _readonly(_decode_audio(self.path, self.info.format, self.limits, declared, self.display_name))
         return self._audio
+
+    def speech(self):
+        """Speech found in ``audio()`` by ``unmask.audio.detect_speech``, cached (the voice and lip-sync detectors share it).
+
+        Raises ``DecodeError`` like ``audio()`` when there is no audio track.
+        """
+        if self._speech is None:
+            from unmask.audio import detect_speech
+
+            self._speech = detect_speech(np.asarray(self.audio()))
+        return self._speech
 
     def _require(self, kind: MediaKind) -> None:
         if self.kind is not kind:
