@@ -86,6 +86,22 @@ def test_sync_curve_sign_convention():
     assert int(np.argmax(c)) - 10 == 4
 
 
+def test_sync_curve_equals_per_offset_pearson_correlation():
+    """The vectorised curve is, offset by offset, the mean over mouth signals of the Pearson correlation on the masked frames."""
+    rng = np.random.default_rng(3)
+    T, D = 120, 7
+    audio = rng.standard_normal(T)
+    mouth = np.c_[np.roll(audio, 2) + 0.5 * rng.standard_normal(T), rng.standard_normal(T), np.zeros(T)]  # a flat signal adds 0
+    mask = rng.random(T) > 0.3
+    idx = np.arange(D, T - D)
+    idx = idx[mask[idx]]
+    expected = [np.mean([np.corrcoef(audio[idx], mouth[idx + d, k])[0, 1] if mouth[idx + d, k].std() > 0 else 0.0 for k in range(3)])
+                for d in range(-D, D + 1)]
+    curve = ls.sync_curve(audio, mouth, D, mask)
+    np.testing.assert_allclose(curve, expected, atol=1e-12)
+    assert int(np.argmax(curve)) - D == 2
+
+
 def test_reason_text_names_the_lag_and_the_time_range():
     feats = {"strength": 0.5}
     ws = tuple(ls.SyncWindow(float(s), float(s + 2), 0.4, 0.5, feats) for s in range(12, 30))

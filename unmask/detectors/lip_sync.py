@@ -39,7 +39,6 @@ Imports numpy at module level; the face detector loads on first use. Never impor
 from __future__ import annotations
 
 import json
-import math
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,13 +171,6 @@ def max_offset_frames(fps: float) -> int:
     return max(2, int(round(MAX_OFFSET_S * fps)))
 
 
-def _corr(a: np.ndarray, b: np.ndarray) -> float:
-    a = a - a.mean()
-    b = b - b.mean()
-    den = math.sqrt(float(a @ a) * float(b @ b))
-    return float(a @ b) / den if den > 1e-12 else 0.0
-
-
 def sync_curve(audio: np.ndarray, mouth: np.ndarray, max_offset: int, mask: np.ndarray | None = None) -> np.ndarray:
     """Correlation of ``audio[t]`` with ``mouth[t + d]`` for ``d`` in ``-max_offset..max_offset``.
 
@@ -205,12 +197,16 @@ def sync_curve(audio: np.ndarray, mouth: np.ndarray, max_offset: int, mask: np.n
     idx = np.arange(D, T - D)
     if mask is not None:
         idx = idx[np.asarray(mask, dtype=bool)[idx]]
-    out = np.zeros(2 * D + 1)
     if len(idx) < 4:
-        return out
-    for j, d in enumerate(range(-D, D + 1)):
-        out[j] = np.mean([_corr(a[idx], m[idx + d, k]) for k in range(m.shape[1])])
-    return out
+        return np.zeros(2 * D + 1)
+    # every offset at once: (offsets, frames, signals), each column centred, then Pearson correlation with the audio
+    ac = a[idx] - a[idx].mean()
+    shifted = m[idx[None, :] + np.arange(-D, D + 1)[:, None]]
+    shifted = shifted - shifted.mean(axis=1, keepdims=True)
+    num = np.einsum("n,onk->ok", ac, shifted)
+    den = np.sqrt(float(ac @ ac) * np.einsum("onk,onk->ok", shifted, shifted))
+    corr = np.divide(num, den, out=np.zeros_like(num), where=den > 1e-12)
+    return corr.mean(axis=1)
 
 
 FEATURES = ("strength", "near_peak", "peak_minus_near", "abs_offset")
