@@ -8,7 +8,7 @@ or there is no match at all.
 
 Pipeline (``LipSyncDetector.analyze``), numpy + onnxruntime (MTCNN) only:
 
-1. ``item.audio()`` → ``detect_speech`` (the voice detector's VAD). No audio track or
+1. ``item.speech()``: ``detect_speech`` on ``item.audio()``, shared with the voice detector. No audio track or
    no speech → not applicable.
 2. Every video frame (native rate, the first ``MAX_ANALYSED_S`` seconds) is decoded;
    faces are found every ``KEYFRAME_S`` seconds only (``unmask.faces.follow_faces``:

@@ -3,7 +3,7 @@
 Pipeline (``VoiceDetector.analyze``):
 
 1. ``item.audio()``: 16 kHz mono float32 (a recording, or a video's audio track).
-2. ``unmask.audio.detect_speech``: energy + voicing VAD. No speech (silence,
+2. ``item.speech()`` (``unmask.audio.detect_speech``, cached on the item for lip-sync): energy + voicing VAD. No speech (silence,
    stationary noise, music, too little activity) → ``not_applicable("no-speech")``,
    never a score. Silence is removed before scoring because public spoof corpora
    leak the label through silence length.
