@@ -96,9 +96,10 @@ def _cmd_voice(args: argparse.Namespace) -> int:
         # the 0.2.0 recipe: a run at a constant learning rate, then a fine-tune from its best checkpoint with the
         # rate decayed to zero; only the second writes the shipped weights
         base = f"{args.out}/base"
-        voice_train.main(["--out", args.out, "--run", "base", "--weights-dir", f"{base}/weights", "--minutes", str(args.minutes)])
-        voice_train.main(["--out", args.out, "--run", "finetune", "--minutes", str(round(args.minutes * 0.45, 1)),
-                          "--lr", "5e-4", "--cosine", "--init", f"{base}/best.pt"])
+        fit = ["--out", args.out, "--shared", args.shared]
+        voice_train.main(fit + ["--run", "base", "--weights-dir", f"{base}/weights", "--minutes", str(args.minutes)])
+        voice_train.main(fit + ["--run", "finetune", "--minutes", str(round(args.minutes * 0.45, 1)), "--lr", "5e-4", "--cosine",
+                                "--init", f"{base}/best.pt"])
     return 0
 
 

@@ -8,8 +8,10 @@ time axis is summarised by mean and standard deviation pooling, so the model
 scores windows of any length. With ``cmn=True`` the window's mean over time is
 subtracted from every coefficient first (cepstral mean normalisation): a fixed
 channel — microphone, room, codec, a studio's brighter high band — is a constant
-offset in cepstra, so the network sees only how the spectrum moves. Output: one logit, > 0 = synthetic. 31,081
-parameters with the default widths (142 kB as float32 ONNX).
+offset in cepstra, so the network sees only how the spectrum moves. Output: one
+logit, > 0 = synthetic. 31,081 parameters with the class defaults (0.1.0's network,
+142 kB as float32 ONNX); 63,265 with ``voice_train``'s defaults, (16, 24, 32, 48),
+hidden 96 and CMN (voice 0.2.0, 271 kB).
 """
 
 from __future__ import annotations
