@@ -36,6 +36,8 @@ from unmask.detectors import voice as V  # noqa: E402
 from unmask.detectors._registry import get_card  # noqa: E402
 from unmask.testing import voice as tv  # noqa: E402
 from unmask.eval.metrics import equal_error_rate  # noqa: E402
+from unmask.training.voice_data import validation_recordings  # noqa: E402  (numpy only: no torch)
+from bench.bench_scan import median_time  # noqa: E402
 
 
 def _card():
@@ -92,28 +94,25 @@ def dev_table(shared: Path, models: dict, *, as_published: dict | None = None) -
 
 
 def heldout_reals(shared: Path) -> list[tuple[str, np.ndarray]]:
-    out = []
-    for p in sorted((shared / "data/speech/librispeech").glob("*.flac")):
-        if int(p.stem.split("-")[0]) % 5 == 0:
-            out.append((p.name, load_audio(p)))
+    """(group, audio): the LibriSpeech validation speakers (model selection and the threshold were set on them)
+    and the talking-face clips (never used at all)."""
+    out = [("librispeech-val", load_audio(p)) for p in validation_recordings(shared)]
     for p in sorted((shared / "data/talking").rglob("*")):
         if p.suffix.lower() in {".mp4", ".avi", ".mkv", ".mov", ".wav", ".flac", ".mpg"}:
             try:
-                out.append((p.name, load_audio(p)))
+                out.append(("talking", load_audio(p)))
             except Exception as exc:  # clips without an audio track
                 print("skip", p.name, exc)
     return out
 
 
 def fpr_table(model, reals) -> dict:
-    """FPR at 0.5 per channel, for all held-out reals and per group: the LibriSpeech validation speakers
-    (model selection and the threshold were set on them) and the talking-face clips (never used at all)."""
+    """FPR at 0.5 per channel (``unmask.testing.voice.EVAL_CHANNELS``), for all held-out reals and per group."""
     out = {}
-    groups = {"all": lambda n: True, "librispeech-val": lambda n: n.endswith(".flac"), "talking": lambda n: not n.endswith(".flac")}
-    for chan, fn in {"clean": lambda x: x, "mp3-64k": lambda x: tv.codec_roundtrip(x, "mp3", 64), "telephone": tv.telephone}.items():
-        scored = [(name, score(model, fn(x))) for name, x in reals]
-        for group, member in groups.items():
-            s = np.array([v for name, v in scored if v is not None and member(name)])
+    for chan, fn in tv.EVAL_CHANNELS.items():
+        scored = [(group, score(model, fn(x))) for group, x in reals]
+        for group in ("all", "librispeech-val", "talking"):
+            s = np.array([v for g, v in scored if v is not None and group in ("all", g)])
             key = chan if group == "all" else f"{chan}/{group}"
             out[key] = {"n": len(s), "fpr_at_0.5": float(np.mean(s >= 0.5)), "p95": float(np.percentile(s, 95))}
             print(f"held-out real, {key}: FPR@0.5 {out[key]['fpr_at_0.5']:.3f} (n={len(s)}, 95th pct P(fake) {out[key]['p95']:.2f})")
@@ -121,19 +120,10 @@ def fpr_table(model, reals) -> dict:
 
 
 def speed(model, x: np.ndarray) -> dict:
-    runs = []
-    for _ in range(4):  # the first call pays ONNX Runtime's warm-up: reported apart as "cold"
-        t0 = time.perf_counter()
-        score(model, x)
-        runs.append(time.perf_counter() - t0)
-    cold = len(x) / 16000 / runs[0]
-    rt = len(x) / 16000 / float(np.median(runs[1:]))
-    vad_runs = []
-    for _ in range(3):  # baseline in the same run: speech finding alone, which every scored file needs
-        t0 = time.perf_counter()
-        detect_speech(x)
-        vad_runs.append(time.perf_counter() - t0)
-    vad_ratio = float(np.median(runs[1:])) / float(np.median(vad_runs))
+    t_cold = median_time(lambda: score(model, x), 1)  # the first call pays ONNX Runtime's warm-up: reported apart
+    t_warm = median_time(lambda: score(model, x), 3)
+    t_vad = median_time(lambda: detect_speech(x), 3)  # baseline in the same run: speech finding alone
+    cold, rt, vad_ratio = len(x) / 16000 / t_cold, len(x) / 16000 / t_warm, t_warm / t_vad
     # streaming: feed the recording as a WAV stream
     import soundfile as sf
 

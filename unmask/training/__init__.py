@@ -9,7 +9,7 @@ ONNX file that ships in ``unmask/detectors/weights/`` together with its card.
 - ``train_images``  ``python -m unmask.training.train_images``: build data, train, validate, calibrate
 - ``export``        checkpoint → ONNX, checked against torch, with its sha256
 - ``calibrate_images``  Platt scaling + default threshold from held-out real photos → ``weights/ai-image.json``
-- ``command``       ``unmask train images|faces ...`` (registered by the CLI when present)
+- ``command``       ``unmask train images|faces|voice|lip-sync ...`` (registered by the CLI when present)
 - ``voice_*``       the voice model's trainer (see those modules)
 - ``faces_data``    Self-Blended Images (full face and mouth/jaw) from real aligned faces, one degradation chain for both classes
 - ``faces_model``   ImageNet MobileNetV2 + face logit + blending-boundary head behind the ``face-swap`` detector

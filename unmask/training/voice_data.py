@@ -30,6 +30,7 @@ import numpy as np
 from unmask.audio import detect_speech, lfcc, normalise_level, trim_silence
 from unmask.testing import voice as tv
 
+DEFAULT_SHARED = str(Path(__file__).resolve().parents[3] / "shared")  # ../shared beside the repository
 VAL_ESPEAK_VOICES = ("en-029", "en-gb-scotland")
 N_CHANNELS = 2  # random channel variants per clip
 SPOOF_EXCERPT_S = 8.0
@@ -42,6 +43,26 @@ def speaker_of(path: Path) -> str:
 
 def is_val_speaker(speaker: str) -> bool:
     return speaker.isdigit() and int(speaker) % 5 == 0
+
+
+def validation_recordings(shared: str | Path) -> list[Path]:
+    """The LibriSpeech utterances of the validation speakers (never trained on)."""
+    return [p for p in sorted(Path(shared, "data", "speech", "librispeech").glob("*.flac")) if is_val_speaker(speaker_of(p))]
+
+
+def read_speech(path: str | Path) -> np.ndarray:
+    """A recording as 16 kHz mono float32."""
+    import soundfile as sf
+
+    x, sr = sf.read(path, dtype="float32", always_2d=True)
+    return tv.resample(x.mean(axis=1), sr, 16000)
+
+
+def excerpt(x: np.ndarray, seconds: float, rng: np.random.Generator) -> np.ndarray:
+    """A random ``seconds``-long stretch of 16 kHz ``x`` (all of it when shorter)."""
+    n = int(seconds * 16000)
+    a = int(rng.integers(0, max(1, len(x) - n)))
+    return x[a : a + n]
 
 
 def front_end(x: np.ndarray) -> np.ndarray | None:
@@ -70,22 +91,17 @@ def _render(clips: list[tuple[np.ndarray, int, str]], rng: np.random.Generator) 
 
 
 def _job_real(path: str, out_dir: str, seed: int) -> None:
-    import soundfile as sf
-
     from unmask.training import voice_spoofs as vs
 
     dst = Path(out_dir) / f"{Path(path).parent.name}__{Path(path).stem}.npz"
     if dst.exists():
         return
     rng = np.random.default_rng(seed)
-    x, sr = sf.read(path, dtype="float32", always_2d=True)
-    x = tv.resample(x.mean(axis=1), sr, 16000)
-    n = int(SPOOF_EXCERPT_S * 16000)
-    a = int(rng.integers(0, max(1, len(x) - n)))
-    excerpt = x[a : a + n]
+    x = read_speech(path)
+    part = excerpt(x, SPOOF_EXCERPT_S, rng)
     clips = [(x, 0, "bona fide")]
     for name, fn in vs.COPY_SYNTHESIS.items():
-        y, desc = fn(excerpt, rng)
+        y, desc = fn(part, rng)
         clips.append((y, 1, desc))
     _save(dst, *_render(clips, rng), speaker=speaker_of(Path(path)))
 
@@ -136,7 +152,7 @@ def run_jobs(jobs: list[tuple[Callable, tuple]], workers: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--shared", default=str(Path(__file__).resolve().parents[3] / "shared"))
+    ap.add_argument("--shared", default=DEFAULT_SHARED)
     ap.add_argument("--out", default="out/voice")
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args(argv)

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from unmask.detectors._onnx import sigmoid
 from unmask.eval.metrics import equal_error_rate
-from unmask.training.voice_data import load
+from unmask.training.voice_data import DEFAULT_SHARED, load
 from unmask.training.voice_model import VoiceLCNN
 
 WINDOW_FRAMES, HOP_FRAMES = 400, 200  # 4 s windows every 2 s, as the detector scores
@@ -73,6 +73,8 @@ def windows(f: np.ndarray) -> list[np.ndarray]:
 
 @torch.no_grad()
 def score_clips(model: VoiceLCNN, clips: list[dict]) -> np.ndarray:
+    """Each clip's file logit (mean over 4 s windows every 2 s), in eval mode; the model's mode is restored after."""
+    was_training = model.training
     model.eval()
     out = []
     for c in clips:
@@ -82,7 +84,7 @@ def score_clips(model: VoiceLCNN, clips: list[dict]) -> np.ndarray:
             by_len.setdefault(len(w), []).append(w)
         logits = [model(torch.from_numpy(np.stack(g))).numpy() for g in by_len.values()]
         out.append(float(np.mean(np.concatenate(logits))))
-    model.train()
+    model.train(was_training)
     return np.array(out)
 
 
@@ -90,24 +92,16 @@ def channel_quantiles(model: VoiceLCNN, shared: Path, q: float) -> dict[str, flo
     """Logit quantile ``q`` of the validation speakers' whole recordings, clean and after an MP3 64 kbit/s and a
     telephone-band round trip, scored as the detector scores a file: a threshold above all three keeps the
     false-positive rate on real speech near its target on each channel, not only on the random channel mix."""
-    import soundfile as sf
+    from unmask.testing.voice import EVAL_CHANNELS
+    from unmask.training.voice_data import front_end, read_speech, validation_recordings
 
-    from unmask.audio import resample
-    from unmask.testing import voice as tv
-    from unmask.training.voice_data import front_end, is_val_speaker
-
-    channels = {"clean": lambda x: x, "mp3-64k": lambda x: tv.codec_roundtrip(x, "mp3", 64), "telephone": tv.telephone}
-    logits: dict[str, list[float]] = {c: [] for c in channels}
-    for p in sorted(Path(shared, "data", "speech", "librispeech").glob("*.flac")):
-        if not is_val_speaker(p.stem.split("-")[0]):
-            continue
-        x, sr = sf.read(p, dtype="float32")
-        x = resample(x, sr, 16000)
-        for name, fn in channels.items():
+    logits: dict[str, list[float]] = {c: [] for c in EVAL_CHANNELS}
+    for p in validation_recordings(shared):
+        x = read_speech(p)
+        for name, fn in EVAL_CHANNELS.items():
             f = front_end(fn(x))
             if f is not None and len(f) >= 50:
                 logits[name].append(float(score_clips(model, [{"feats": f}])[0]))
-    model.eval()
     out = {name: float(np.quantile(v, q)) for name, v in logits.items() if v}
     print("validation-speaker logit quantiles per channel:", {k: round(v, 3) for k, v in out.items()})
     return out
@@ -139,7 +133,7 @@ def evaluate(model: VoiceLCNN, val: list[dict]) -> dict:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="out/voice")
-    ap.add_argument("--shared", default=str(Path(__file__).resolve().parents[3] / "shared"),
+    ap.add_argument("--shared", default=DEFAULT_SHARED,
                     help="for the threshold: the validation speakers' recordings, clean, MP3 64k and telephone ('' = skip)")
     ap.add_argument("--minutes", type=float, default=8.0)
     ap.add_argument("--batch", type=int, default=32)

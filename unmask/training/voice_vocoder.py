@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from unmask.training.voice_data import _render, _save, is_val_speaker, speaker_of
+from unmask.training.voice_data import DEFAULT_SHARED, _render, _save, excerpt, is_val_speaker, read_speech, speaker_of
 
 SR = 16_000
 N_FFT, HOP, N_MELS = 800, 200, 80
@@ -149,8 +149,6 @@ def vocode(g: Generator, x: np.ndarray, basis: torch.Tensor) -> np.ndarray:
 
 
 def synth(shared: Path, out: Path, variants: list[str]) -> None:
-    import soundfile as sf
-
     torch.set_num_threads(1)
     basis = mel_basis()
     feats_dir = out / "feats"
@@ -167,10 +165,7 @@ def synth(shared: Path, out: Path, variants: list[str]) -> None:
             if dst.exists():
                 continue
             rng = np.random.default_rng(9000 + i)
-            x, _ = sf.read(p, dtype="float32")
-            n = 8 * SR
-            a = int(rng.integers(0, max(1, len(x) - n)))
-            clips = [(vocode(g, x[a : a + n], basis), 1, f"neural-{v}-{step}steps")]
+            clips = [(vocode(g, excerpt(read_speech(p), 8.0, rng), basis), 1, f"neural-{v}-{step}steps")]
             _save(dst, *_render(clips, rng), speaker=speaker_of(p))
             if i % 50 == 0:
                 print(v, i, flush=True)
@@ -180,7 +175,7 @@ def synth(shared: Path, out: Path, variants: list[str]) -> None:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("action", choices=["train", "synth"])
-    ap.add_argument("--shared", default=str(Path(__file__).resolve().parents[3] / "shared"))
+    ap.add_argument("--shared", default=DEFAULT_SHARED)
     ap.add_argument("--out", default="out/voice")
     ap.add_argument("--minutes", type=float, default=8.0)
     ap.add_argument("--variant", default="tconv", choices=["tconv", "upsample"])
