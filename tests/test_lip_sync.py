@@ -160,6 +160,21 @@ def test_grid_clip_with_audio_shifted_half_a_second_is_flagged(grid):
     assert "lip-sync" in page and "offset" in page and "<svg" in page
 
 
+def test_faces_are_found_once_for_face_swap_and_lip_sync(grid, monkeypatch):
+    import unmask.faces.track as track
+
+    calls = []
+    real = track.follow_faces
+    monkeypatch.setattr(track, "follow_faces", lambda *a, **k: calls.append(1) or real(*a, **k))
+    both = unmask.scan(grid[0], options=ScanOptions(detectors=("face-swap", "lip-sync")))
+    assert len(calls) == 1  # face-swap found the faces; lip-sync read them from the item
+    alone = unmask.scan(grid[0], options=ONLY)
+    assert len(calls) == 2  # lip-sync alone finds them itself, on the same frames
+    p_both = {f.detector: f.probability_fake for f in both.findings}
+    assert p_both["lip-sync"] is not None and p_both["face-swap"] is not None
+    assert alone.findings[0].probability_fake == p_both["lip-sync"]
+
+
 def test_html_puts_face_voice_and_sync_timelines_on_one_axis():
     from unmask.core import Evidence, Finding, MediaInfo, Report, Signal, TimelinePoint, Verdict
     from unmask.report.html import render_html
@@ -196,5 +211,6 @@ def test_luma_frames_gives_every_frame_and_rgb_on_keyframes(tmp_path):
     # the Y plane is limited range (16-235): a linear function of the picture's grey
     assert np.corrcoef(grey.ravel(), f0.luma.ravel().astype(float))[0, 1] > 0.98
     assert len(list(item.luma_frames(max_frames=7))) == 7
+    assert not any(f.rgb is not None for f in item.luma_frames(max_frames=10, rgb_every=None))
     small = next(item.luma_frames(max_frames=1, rgb_max_side=48))
     assert small.rgb.shape == (32, 48, 3) and small.rgb_scale == pytest.approx(0.5) and small.luma.shape == (64, 96)

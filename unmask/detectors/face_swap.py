@@ -10,7 +10,7 @@ Pipeline (``FaceSwapDetector.analyze``)
 
 1. Faces: ``unmask.faces.detect_faces`` (MTCNN, five landmarks). Video: frames sampled
    at ``ScanOptions.video_sample_fps`` (default 2 fps) and followed by
-   ``unmask.faces.follow_faces`` (full detection every ``REDETECT_EVERY_S``, O-net
+   ``unmask.faces.video.faces_on_frames`` (full detection every 3 s, O-net
    re-finding in between) into face tracks.
 2. No face at all → ``not_applicable("no-face")``: a reason, never a score. Faces
    smaller than ``MIN_FACE_PX`` are skipped with a note (all too small →
@@ -78,13 +78,12 @@ DETECT_MIN_FACE_PX = 40
 PHOTO_DETECT_MAX_SIDE_PX = 1024
 MAX_FACES_PER_FRAME = 8  # most faces scored per picture or frame (largest first); crowds are capped
 TOP_FRACTION = 1 / 3  # video: a track's logit is the mean of its top third of frame logits
-# Video: a full detection every 3 s (and whenever a face is lost), O-net re-finding in between;
-# on a 480 px copy of the frame, where a 64 px face of 720p video still spans 24 px (MTCNN
-# finds faces from 12 px). Together they cut detection from ~80 to ~15 ms per sampled 720p
-# frame (bench/bench_faces.py speed, 2026-11): a new face is picked up within 3 s.
-REDETECT_EVERY_S = 3.0
-VIDEO_DETECT_MAX_SIDE_PX = 480
-VIDEO_DETECT_MIN_FACE_PX = 52  # a shallower pyramid than DETECT_MIN_FACE_PX: 30 % less detection time
+# Video: faces are found by ``unmask.faces.video`` (shared with lip-sync) with its VIDEO_FACE_SETTINGS:
+# a full detection every 3 s (and whenever a face is lost), O-net re-finding in between; on a
+# 480 px copy of the frame, where a 64 px face of 720p video still spans 24 px (MTCNN finds faces
+# from 12 px); faces from 52 px (a shallower pyramid than DETECT_MIN_FACE_PX: 30 % less detection
+# time). Together they cut detection from ~80 to ~15 ms per sampled 720p frame
+# (bench/bench_faces.py speed, 2026-11): a new face is picked up within 3 s.
 MAX_HEATMAPS = 3
 PREVIEW_MAX_SIDE_PX = 640
 
@@ -438,13 +437,11 @@ class FaceSwapDetector:
 
     # -- video ------------------------------------------------------------------------------
     def _video(self, item: "MediaItem", model: FaceSwapModel, watch: Stopwatch) -> Finding:
-        from unmask.faces import follow_faces
+        from unmask.faces.video import faces_on_frames
 
         fps = float(self.options.video_sample_fps)
         frames = _timed(item.frames(fps), watch, "decode")
-        stream = follow_faces(
-            frames, min_face_px=VIDEO_DETECT_MIN_FACE_PX, max_side_px=VIDEO_DETECT_MAX_SIDE_PX, redetect_every_s=REDETECT_EVERY_S
-        )
+        stream = faces_on_frames(item, fps, frames)  # found here, or by lip-sync when it ran first
         per_track: dict[int, list[tuple[float, float]]] = {}  # track → [(t, logit)]
         # Only pictures for the report are kept: per track, the surroundings of its most suspicious
         # face; overall, the one frame holding the most suspicious face. Memory stays bounded.

@@ -10,11 +10,11 @@ Pipeline (``LipSyncDetector.analyze``), numpy + onnxruntime (MTCNN) only:
 
 1. ``item.speech()``: ``detect_speech`` on ``item.audio()``, shared with the voice detector. No audio track or
    no speech → not applicable.
-2. Every video frame (native rate, the first ``MAX_ANALYSED_S`` seconds) is decoded;
-   faces are found every ``KEYFRAME_S`` seconds only (``unmask.faces.follow_faces``:
-   a full MTCNN every 2 s, the O-net alone in between) and their five points are
-   interpolated for the frames between, so every frame gets a mouth patch
-   (``unmask.faces.mouth``) of every tracked face.
+2. Every video frame (native rate, the first ``MAX_ANALYSED_S`` seconds) is decoded
+   (luma only); faces come from the frames face-swap samples (``unmask.faces.video``:
+   found once per file for both detectors, a full MTCNN every 3 s, the O-net alone in
+   between) and their five points are interpolated for the frames between, so every
+   frame gets a mouth patch (``unmask.faces.mouth``) of every tracked face.
 3. Per face track: mouth-opening signals per frame (``mouth_signals``: darkness of the
    mouth region and of its darkest rows, brightness and contrast normalised, and a linear
    inner-lip-opening regressor fitted on still faces with 68-point landmarks) and the
@@ -39,7 +39,6 @@ Imports numpy at module level; the face detector loads on first use. Never impor
 from __future__ import annotations
 
 import json
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +58,7 @@ from unmask.errors import DecodeError, ModelError
 
 if TYPE_CHECKING:
     from unmask.config import ScanOptions
+    from unmask.faces.video import SampledFaces
     from unmask.media import MediaItem
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -75,19 +75,17 @@ DETREND_S = 0.28
 NEAR_S = 0.12
 WINDOW_S = 2.0  # timeline windows
 HOP_S = 1.0
-# Faces are detected every 0.8 s (every 20th frame at 25 fps) and their points interpolated
-# between: on the talking clips the best offset was within ±1 frame for 66 % of real clips
-# with 0.8 s and with 0.4 s, 69 % with 0.2 s and 62 % with detection on every frame (O-net
-# landmark jitter), held-out AUC 0.842 with 0.8 s vs 0.845 with 0.4 s; the face detector was
-# most of lip-sync's cost (2026-11/12), and 0.8 s halves it.
-KEYFRAME_S = 0.8
-RGB_MAX_SIDE_PX = 640  # keyframes for the face detector are decoded at this size (it detects at 640 px anyway)
-REDETECT_S = 4.0  # full MTCNN this often; the O-net alone re-finds known faces in between
+# Faces are found on the frames face-swap samples (``ScanOptions.video_sample_fps``, default 2 fps,
+# with ``unmask.faces.video``: found once for both detectors) and their points interpolated
+# between. On the talking clips (lip-sync 0.2.0, own detection) the best offset was within ±1
+# frame for 66 % of real clips with faces every 0.8 s and every 0.4 s, 69 % every 0.2 s and 62 %
+# on every frame (O-net landmark jitter), held-out AUC 0.842 every 0.8 s vs 0.845 every 0.4 s:
+# gaps up to 0.8 s cost nothing, so a lower sampling rate is raised to that.
+MAX_FACE_GAP_S = 0.8
 MAX_ANALYSED_S = 300.0  # longer videos: the first 5 minutes (all frames are decoded, which is the cost)
 MIN_TRACK_SPEECH_S = 2.0  # a face must be visible during this much speech to be judged
 SPEECH_PAD_S = 0.3  # frames this close to speech count as speech (lips move before and after the sound)
 STRONG_SYNC = 0.15  # window strength (peak - median correlation) above which its offset is trusted
-MIN_FACE_PX = 40.0  # mouths of smaller faces are a few pixels: no usable motion
 
 
 # ---------------------------------------------------------------------------- signals
@@ -325,63 +323,55 @@ class MouthTrack:
     face_px: list[float]
 
 
-def mouth_tracks(frames, *, step: int = 10) -> tuple[list[MouthTrack], np.ndarray, float]:
+def mouth_tracks(frames, faces: "SampledFaces") -> tuple[list[MouthTrack], np.ndarray, float]:
     """Mouth patches of every face track over consecutive ``frames``.
 
-    ``frames`` are ``unmask.media.item.LumaFrame`` (``MediaItem.luma_frames``: luma every
-    frame, RGB on keyframes; keyframes are the ones with RGB) or anything with ``pts_s``
-    and ``rgb`` (every ``step``-th is then a keyframe). Faces are detected and tracked on
-    keyframes; the five points of the frames between two detections of a track are
-    interpolated (frames after a track's last keyframe keep its points). Mouth patches
-    are cut from the luma plane when there is one. Returns the tracks, every frame's
-    time, and the frame rate measured from the timestamps.
+    ``frames`` are every frame of the video (``MediaItem.luma_frames``, or anything with
+    ``pts_s`` and ``luma`` or ``rgb``); ``faces`` are the tracked faces on the sampled frames
+    (``unmask.faces.video.sampled_faces``, shared with face-swap). A frame at a sample time
+    takes that sample's faces; the five points of a frame between two samples are
+    interpolated for the tracks seen on both (frames after the last sample keep its points).
+    Mouth patches are cut from the luma plane when there is one. Returns the tracks, every
+    frame's time, and the frame rate measured from the timestamps.
     """
-    from unmask.faces import FaceTracker, follow_faces
     from unmask.faces.mouth import mouth_patch
 
-    buf: deque = deque()
-    all_times: list[float] = []
-
-    def keyframes():
-        for i, fr in enumerate(frames):
-            buf.append(fr)
-            all_times.append(fr.pts_s)
-            if (fr.rgb is not None) if hasattr(fr, "luma") else (i % step == 0):
-                yield fr
-
+    samples = [(t, {tid: f for tid, f in assigned}) for t, assigned in zip(faces.times_s, faces.faces)]
     tracks: dict[int, MouthTrack] = {}
-
-    def emit(fr, pts_by_track: dict[int, tuple[np.ndarray, float]]) -> None:
-        for tid, (pts, size) in pts_by_track.items():
+    all_times: list[float] = []
+    j = 0  # samples[j] is the last sample at or before the frame
+    for fr in frames:
+        t = float(fr.pts_s)
+        all_times.append(t)
+        while j + 1 < len(samples) and samples[j + 1][0] <= t + 1e-6:
+            j += 1
+        if not samples or t < samples[0][0] - 1e-6:
+            continue
+        t0, faces0 = samples[j]
+        if abs(t - t0) <= 1e-6 or j + 1 == len(samples):  # on a sample, or after the last: its points
+            pts = {tid: (f.points, f.size_px) for tid, f in faces0.items()}
+        else:
+            t1, faces1 = samples[j + 1]
+            w = (t - t0) / max(1e-9, t1 - t0)
+            pts = {tid: ((1 - w) * f.points + w * faces1[tid].points, f.size_px) for tid, f in faces0.items() if tid in faces1}
+        image = fr.luma if getattr(fr, "luma", None) is not None else fr.rgb
+        for tid, (p, size) in pts.items():
             tr = tracks.setdefault(tid, MouthTrack(tid, [], [], []))
-            tr.times_s.append(fr.pts_s)
-            tr.patches.append(mouth_patch(fr.luma if hasattr(fr, "luma") else fr.rgb, pts))
+            tr.times_s.append(t)
+            tr.patches.append(mouth_patch(image, p))
             tr.face_px.append(size)
-
-    prev: tuple[float, dict[int, Any]] | None = None
-    for kf, assigned in follow_faces(keyframes(), tracker=FaceTracker(), min_face_px=MIN_FACE_PX, redetect_every_s=REDETECT_S):
-        # faces found on a shrunk RGB frame go back to luma pixels
-        cur = {tid: (face if getattr(kf, "rgb_scale", 1.0) == 1.0 else face.scaled(1.0 / kf.rgb_scale)) for tid, face in assigned}
-        while buf and buf[0] is not kf:
-            fr = buf.popleft()
-            pts: dict[int, tuple[np.ndarray, float]] = {}
-            if prev is not None:
-                t0, faces0 = prev
-                w = (fr.pts_s - t0) / max(1e-9, kf.pts_s - t0)
-                for tid, f0 in faces0.items():
-                    if tid in cur:
-                        pts[tid] = ((1 - w) * f0.points + w * cur[tid].points, f0.size_px)
-            emit(fr, pts)
-        if buf:
-            buf.popleft()
-        emit(kf, {tid: (f.points, f.size_px) for tid, f in cur.items()})
-        prev = (kf.pts_s, cur)
-    while buf:  # after the last keyframe: hold its points
-        fr = buf.popleft()
-        emit(fr, {tid: (f.points, f.size_px) for tid, f in (prev[1].items() if prev else [])})
     t = np.asarray(all_times)
     fps = float(1.0 / np.median(np.diff(t))) if len(t) > 1 else 25.0
     return list(tracks.values()), t, fps
+
+
+def track_mouths(item: "MediaItem", face_fps: float) -> tuple[list[MouthTrack], np.ndarray, float]:
+    """``mouth_tracks`` of the first ``MAX_ANALYSED_S`` seconds of a video: faces at ``face_fps`` (shared), luma of every frame."""
+    from unmask.faces.video import sampled_faces
+
+    faces = sampled_faces(item, face_fps, max_frames=int(MAX_ANALYSED_S * face_fps) + 1)
+    max_frames = int(MAX_ANALYSED_S * (item.info.fps or 25.0)) + 1
+    return mouth_tracks(item.luma_frames(max_frames=max_frames, rgb_every=None, skip_loop_filter=True), faces)
 
 
 def _split_runs(track: MouthTrack, fps: float) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -448,6 +438,8 @@ class LipSyncDetector:
     def __init__(self, card: DetectorCard, options: "ScanOptions") -> None:
         self.card = card
         self._cal: SyncCalibration | None = None
+        # faces where face-swap looks for them (so it finds them once for both), at least every MAX_FACE_GAP_S
+        self.face_fps = max(float(options.video_sample_fps), 1.0 / MAX_FACE_GAP_S)
 
     @property
     def calibration(self) -> SyncCalibration:
@@ -473,13 +465,9 @@ class LipSyncDetector:
             cal = self.calibration
         except ModelError as exc:
             return failed(self.card, str(exc))
-        fps_native = item.info.fps or 25.0
-        max_frames = int(MAX_ANALYSED_S * fps_native) + 1
         try:
             with watch.stage("frames_faces_mouths"):
-                step = max(1, int(round(KEYFRAME_S * fps_native)))
-                frames = item.luma_frames(max_frames=max_frames, rgb_every=step, skip_loop_filter=True, rgb_max_side=RGB_MAX_SIDE_PX)
-                tracks, times, fps = mouth_tracks(frames, step=step)
+                tracks, times, fps = track_mouths(item, self.face_fps)
         except ModelError as exc:
             return failed(self.card, f"face detector could not be loaded ({exc})")
         with watch.stage("sync"):

@@ -89,6 +89,9 @@ class MediaItem:
         self._image: Image.Image | None = None
         self._audio: np.ndarray | None = None
         self._speech = None  # unmask.audio.SpeechActivity of self.audio(), cached: voice and lip-sync both need it
+        # What one detector computed and another can reuse, keyed by what it is (e.g. the faces found on the frames
+        # ``frames(fps)`` yields: ``unmask.faces.video``). Detectors run one after another on an item, never at once.
+        self.shared: dict[Any, Any] = {}
 
     def __repr__(self) -> str:
         return f"MediaItem({self.display_name!r}, {self.info.kind.value}/{self.info.format})"
@@ -164,12 +167,12 @@ class MediaItem:
         yield from _iter_video_frames(self.path, self.info.format, fps, limit, self.limits, self.display_name, over_limit_is_error=capped_by_limit)
 
     def luma_frames(
-        self, *, max_frames: int, rgb_every: int = 1, skip_loop_filter: bool = False, rgb_max_side: int | None = None
+        self, *, max_frames: int, rgb_every: int | None = 1, skip_loop_filter: bool = False, rgb_max_side: int | None = None
     ) -> Iterator[LumaFrame]:
-        """Every frame of the video (no sampling) as its luma plane, RGB only on every ``rgb_every``-th.
+        """Every frame of the video (no sampling) as its luma plane, RGB only on every ``rgb_every``-th (None: never).
 
-        For detectors that need every frame but colour on a few (``lip-sync``: mouth motion
-        per frame, face detection every 5th). The Y plane of planar YUV video is read
+        For detectors that need every frame but colour on few or none (``lip-sync``: mouth
+        motion per frame, faces from ``frames(fps)``). The Y plane of planar YUV video is read
         without conversion, which made decoding 224 px talking clips 10x faster than RGB.
         Stops quietly after ``max_frames`` frames; the decoding, duration and frame-size
         limits apply as in ``frames``. ``skip_loop_filter`` skips H.264/HEVC deblocking: 30 %
@@ -179,7 +182,7 @@ class MediaItem:
         says by how much): the face detector works at 640 px anyway.
         """
         self._require(MediaKind.VIDEO)
-        if max_frames < 1 or rgb_every < 1:
+        if max_frames < 1 or (rgb_every is not None and rgb_every < 1):
             raise ValueError(f"need max_frames >= 1 and rgb_every >= 1, got {max_frames!r}, {rgb_every!r}")
         yield from _iter_luma_frames(self.path, self.info.format, max_frames, rgb_every, self.limits, self.display_name, skip_loop_filter, rgb_max_side)
 
@@ -564,7 +567,7 @@ def _keyframe_rgb(frame: Any, rgb_max_side: int | None) -> tuple[np.ndarray, flo
 
 
 def _iter_luma_frames(
-    path: Path, fmt: str, max_frames: int, rgb_every: int, limits: Limits, name: str, skip_loop_filter: bool = False, rgb_max_side: int | None = None
+    path: Path, fmt: str, max_frames: int, rgb_every: int | None, limits: Limits, name: str, skip_loop_filter: bool = False, rgb_max_side: int | None = None
 ) -> Iterator[LumaFrame]:
     import av
 
@@ -580,7 +583,7 @@ def _iter_luma_frames(
                     return
                 t = _frame_time_s(frame, stream, t_zero, emitted, limits, name)
                 _check_frame_size(frame, limits, name)
-                rgb, scale = _keyframe_rgb(frame, rgb_max_side) if emitted % rgb_every == 0 else (None, 1.0)
+                rgb, scale = _keyframe_rgb(frame, rgb_max_side) if rgb_every and emitted % rgb_every == 0 else (None, 1.0)
                 yield LumaFrame(emitted, t, _readonly(_luma(frame)), rgb, scale)
                 emitted += 1
         except av.FFmpegError as exc:

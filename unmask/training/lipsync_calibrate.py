@@ -1,8 +1,8 @@
 """``unmask train lip-sync``: calibrate the ``lip-sync`` detector on real talking clips and self-made negatives.
 
 For every real clip (``../shared/data/faces/videos`` GRID, ``../shared/data/talking``) the
-detector's own front end (``unmask.detectors.lip_sync.mouth_tracks``: MTCNN every 0.4 s,
-interpolated mouth patches) runs once and is cached; the negatives are then made
+detector's own front end (``unmask.detectors.lip_sync.track_mouths``: faces on the frames a
+default scan samples, 2 fps, interpolated mouth patches) runs once and is cached; the negatives are then made
 from the cached signals, as the detector would see them:
 
 - ``shift-0.2`` … ``shift-2``: the audio delayed (even clips) or advanced (odd clips) by
@@ -64,17 +64,17 @@ def group_of(path: Path) -> str:
 
 def extract(path: Path, cache: Path) -> dict | None:
     """Times, fps, mouth patches of the main face track and the 16 kHz audio of one clip (cached)."""
-    from unmask.media.item import Frame
-    from unmask.testing.talking import read_clip
+    from unmask.config import DEFAULT_VIDEO_SAMPLE_FPS
+    from unmask.media import open_media
 
     key = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
     f = cache / f"{key}.npz"
     if f.exists():
         d = np.load(f)
         return {k: d[k] for k in d.files}
-    frames, times, fps, audio = read_clip(path)
-    fr = [Frame(i, float(t), rgb) for i, (t, rgb) in enumerate(zip(times, frames))]
-    tracks, t_all, fps_m = ls.mouth_tracks(fr, step=max(1, int(round(ls.KEYFRAME_S * fps))))
+    item = open_media(path)
+    audio = np.asarray(item.audio(), np.float32)
+    tracks, t_all, fps_m = ls.track_mouths(item, DEFAULT_VIDEO_SAMPLE_FPS)  # as a default scan sees the clip
     if not tracks:
         return None
     tr = max(tracks, key=lambda t: len(t.times_s))
@@ -270,7 +270,7 @@ def _r(v: float | None) -> float | None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="unmask train lip-sync", description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=Path("../shared/data"))
-    ap.add_argument("--cache", type=Path, default=Path("out/lipsync-cache"))
+    ap.add_argument("--cache", type=Path, default=Path("out/lipsync-cache-v3"))  # a new folder whenever the front end changes
     ap.add_argument("--out", type=Path, default=ls.WEIGHTS_DIR / ls.META_FILE)
     ap.add_argument("--report", type=Path, default=Path("out/lipsync-report.json"))
     ap.add_argument("--end-to-end", action="store_true", help="also scan re-encoded held-out clips with the shipped detector (a few minutes)")
