@@ -128,3 +128,28 @@ def test_training_exports_a_calibrated_model(tmp_path):
     for frames in (60, 400):
         out = sess.run(None, {"lfcc": rng.standard_normal((2, frames, 60)).astype(np.float32)})[0]
         assert out.shape == (2,) and np.isfinite(out).all()
+
+    # the ensemble export: one graph whose logit is the mean of its members' (0.3.0: a member without TTS spoofs + one with)
+    import shutil
+
+    from unmask.training.voice_model import VoiceLCNN
+
+    shutil.copy(tmp_path / "best.pt", tmp_path / "a.pt")
+    torch.manual_seed(1)
+    other = VoiceLCNN((16, 24, 32, 48), 96, cmn=True)
+    other.load_state_dict(torch.load(tmp_path / "a.pt", weights_only=True))
+    with torch.no_grad():
+        for p in other.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    torch.save(other.state_dict(), tmp_path / "b.pt")
+    ens_dir = tmp_path / "ens"
+    voice_train.main(["--out", str(tmp_path), "--shared", "", "--weights-dir", str(ens_dir), "--run", "ens",
+                      "--ensemble", f"{tmp_path / 'a.pt'},{tmp_path / 'b.pt'}"])
+    assert json.loads((ens_dir / "voice.json").read_text())["training"]["ensemble"] == [str(tmp_path / "a.pt"), str(tmp_path / "b.pt")]
+    x = rng.standard_normal((2, 200, 60)).astype(np.float32)
+    a = VoiceLCNN((16, 24, 32, 48), 96, cmn=True)
+    a.load_state_dict(torch.load(tmp_path / "a.pt", weights_only=True))
+    with torch.no_grad():
+        expected = (a.eval()(torch.from_numpy(x)) + other.eval()(torch.from_numpy(x))).numpy() / 2
+    got = ort.InferenceSession(str(ens_dir / "voice.onnx"), providers=["CPUExecutionProvider"]).run(None, {"lfcc": x})[0]
+    assert np.allclose(got, expected, atol=1e-4) and not np.allclose(got, sess.run(None, {"lfcc": x})[0], atol=1e-3)

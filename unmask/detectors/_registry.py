@@ -68,16 +68,16 @@ _CARDS: tuple[DetectorCard, ...] = (
     ),
     DetectorCard(
         name="voice",
-        version="0.2.0",
+        version="0.3.0",
         kinds=_AUDIBLE,
         family="ml",
-        summary="Cloned/synthetic voice: speech found by VAD, scored in 4 s windows by an LFCC-LCNN trained on pretrained-vocoder, DSP and TTS spoofs",
+        summary="Cloned/synthetic voice: speech found by VAD, scored in 4 s windows by two LFCC-LCNNs (mean logit) trained on pretrained-vocoder, neural TTS, DSP and espeak spoofs",
         factory="unmask.detectors.voice:create",
-        experimental=True,  # dev-set EER 0.37 > 0.10 target: unseen vocoder families stay near chance (unmask/models/voice.md)
+        experimental=True,  # dev-set EER 0.34 > 0.10 target: unseen vocoder families stay near chance (unmask/models/voice.md)
     ),
     DetectorCard(
         name="lip-sync",
-        version="0.2.0",
+        version="0.3.0",
         kinds=frozenset({MediaKind.VIDEO}),
         family="signal",
         summary="Does the mouth move with the voice? Mouth opening vs speech envelope over offsets ±0.6 s per face track; sync timeline",

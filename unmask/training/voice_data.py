@@ -32,6 +32,7 @@ from unmask.testing import voice as tv
 
 DEFAULT_SHARED = str(Path(__file__).resolve().parents[3] / "shared")  # ../shared beside the repository
 VAL_ESPEAK_VOICES = ("en-029", "en-gb-scotland")
+VAL_TTS_SPEAKERS = ("kokoro-jf_tebukuro", "hibari-val")  # held-out voices of ``voice_tts``
 N_CHANNELS = 2  # random channel variants per clip
 SPOOF_EXCERPT_S = 8.0
 N_ESPEAK = 160
@@ -132,7 +133,7 @@ def load(out_dir: str | Path) -> list[dict]:
         z = np.load(p)
         meta = json.loads(str(z["meta"]))
         spk = meta["speaker"]
-        val = is_val_speaker(spk) or any(spk == f"espeak-{v}" for v in VAL_ESPEAK_VOICES)
+        val = is_val_speaker(spk) or any(spk == f"espeak-{v}" for v in VAL_ESPEAK_VOICES) or spk in VAL_TTS_SPEAKERS
         for i, m in enumerate(meta["clips"]):
             items.append({"feats": z[f"arr_{i}"], **m, "speaker": spk, "val": val})
     return items

@@ -62,3 +62,18 @@ class VoiceLCNN(nn.Module):
         h = self.proj(x)
         pooled = torch.cat([h.mean(dim=1), h.std(dim=1, unbiased=False)], dim=1)
         return self.out(self.drop(pooled)).squeeze(1)
+
+
+class VoiceEnsemble(nn.Module):
+    """The mean logit of several ``VoiceLCNN`` members, exported as one ONNX graph (the detector sees one model).
+
+    voice 0.3.0 averages a member trained without TTS spoofs (0.2.0's network) and one trained with them:
+    each catches what the other misses (see unmask/models/voice.md).
+    """
+
+    def __init__(self, members: list[VoiceLCNN]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        return torch.stack([m(feats) for m in self.members]).mean(dim=0)

