@@ -214,3 +214,24 @@ def test_luma_frames_gives_every_frame_and_rgb_on_keyframes(tmp_path):
     assert not any(f.rgb is not None for f in item.luma_frames(max_frames=10, rgb_every=None))
     small = next(item.luma_frames(max_frames=1, rgb_max_side=48))
     assert small.rgb.shape == (32, 48, 3) and small.rgb_scale == pytest.approx(0.5) and small.luma.shape == (64, 96)
+
+
+def test_lower_face_paste_changes_only_the_mouth_and_jaw():
+    """unmask.eval.lower_face: the pasted region covers the mouth corners, not the eyes; outside it the frame is untouched."""
+    from unmask.eval.lower_face import CROP, lower_face_mask, paste
+    from unmask.faces.align import CANONICAL_POINTS
+
+    mask = lower_face_mask()
+    pts = CANONICAL_POINTS * CROP
+    at = lambda p: mask[int(p[1]), int(p[0])]  # noqa: E731
+    assert at(pts[3]) > 0.9 and at(pts[4]) > 0.9 and at(pts[:2].mean(0)) < 0.01 and at(pts[0]) < 0.01
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 255, (240, 320, 3), dtype=np.uint8)
+    face = CANONICAL_POINTS * 120 + [100, 60]  # a 120 px face crop's five points, placed in the frame
+    src = np.full_like(frame, 128)
+    out = paste(frame, face, src, face, mask, np.zeros(3))
+    changed = np.abs(out.astype(int) - frame).sum(axis=2) > 0
+    mouth = face[3:].mean(axis=0).astype(int)
+    assert changed[mouth[1], mouth[0]] and abs(int(out[mouth[1], mouth[0], 0]) - 128) < 10
+    eye = face[0].astype(int)
+    assert not changed[eye[1], eye[0]] and not changed[:20].any() and changed.mean() < 0.2

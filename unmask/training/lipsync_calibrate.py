@@ -62,6 +62,14 @@ def group_of(path: Path) -> str:
     return f"{src}/{stem}"
 
 
+def heldout_groups(paths: list[Path]) -> set[str]:
+    """The held-out half: groups (source + speaker) alternate into the two halves within each source."""
+    by_src: dict[str, list[str]] = {}
+    for g in sorted({group_of(p) for p in paths}):
+        by_src.setdefault(g.split("/")[0], []).append(g)
+    return {g for gs in by_src.values() for g in gs[1::2]}
+
+
 def extract(path: Path, cache: Path) -> dict | None:
     """Times, fps, mouth patches of the main face track and the 16 kHz audio of one clip (cached)."""
     from unmask.config import DEFAULT_VIDEO_SAMPLE_FPS
@@ -290,14 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         paths.append(pth)
         clips.append(c)
         print(f"  {pth.parent.name}/{pth.name}: {len(c['times'])} frames ({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
-    groups = sorted({group_of(p) for p in paths})
-    # alternate groups within each source into the two halves
-    held_groups: set[str] = set()
-    by_src: dict[str, list[str]] = {}
-    for g in groups:
-        by_src.setdefault(g.split("/")[0], []).append(g)
-    for gs in by_src.values():
-        held_groups |= set(gs[1::2])
+    held_groups = heldout_groups(paths)
     rows = []  # (clip index, kind, features, held)
     skipped = []
     for i, c in enumerate(clips):
