@@ -195,25 +195,23 @@ def test_html_puts_face_voice_and_sync_timelines_on_one_axis():
     assert "mouth movement lags the voice by 0.4 s from 0:12 to 0:31" in page
 
 
-def test_luma_frames_gives_every_frame_and_rgb_on_keyframes(tmp_path):
+def test_luma_frames_gives_every_frame_as_its_luma_plane(tmp_path):
     from unmask.media import open_media
     from unmask.testing.media import make_video
 
     path = make_video(tmp_path / "v.mp4", seconds=1.0, fps=25, size=(96, 64))
     item = open_media(path)
-    frames = list(item.luma_frames(max_frames=1000, rgb_every=5))
-    assert len(frames) == 25
-    assert [f.index for f in frames if f.rgb is not None] == [0, 5, 10, 15, 20]
+    frames = list(item.luma_frames(max_frames=1000))
+    assert len(frames) == 25 and [f.index for f in frames] == list(range(25))
     assert np.allclose(np.diff([f.pts_s for f in frames]), 0.04, atol=1e-3)
     f0 = frames[0]
-    assert f0.luma.shape == (64, 96) and f0.rgb.shape == (64, 96, 3)
-    grey = f0.rgb.astype(float) @ [0.299, 0.587, 0.114]
+    assert f0.luma.shape == (64, 96) and f0.luma.dtype == np.uint8
+    rgb = next(item.frames(25.0)).rgb
+    grey = rgb.astype(float) @ [0.299, 0.587, 0.114]
     # the Y plane is limited range (16-235): a linear function of the picture's grey
     assert np.corrcoef(grey.ravel(), f0.luma.ravel().astype(float))[0, 1] > 0.98
     assert len(list(item.luma_frames(max_frames=7))) == 7
-    assert not any(f.rgb is not None for f in item.luma_frames(max_frames=10, rgb_every=None))
-    small = next(item.luma_frames(max_frames=1, rgb_max_side=48))
-    assert small.rgb.shape == (32, 48, 3) and small.rgb_scale == pytest.approx(0.5) and small.luma.shape == (64, 96)
+    assert len(list(item.luma_frames(max_frames=1000, skip_loop_filter=True))) == 25
 
 
 def test_lower_face_paste_changes_only_the_mouth_and_jaw():

@@ -371,7 +371,7 @@ def track_mouths(item: "MediaItem", face_fps: float) -> tuple[list[MouthTrack], 
 
     faces = sampled_faces(item, face_fps, max_frames=int(MAX_ANALYSED_S * face_fps) + 1)
     max_frames = int(MAX_ANALYSED_S * (item.info.fps or 25.0)) + 1
-    return mouth_tracks(item.luma_frames(max_frames=max_frames, rgb_every=None, skip_loop_filter=True), faces)
+    return mouth_tracks(item.luma_frames(max_frames=max_frames, skip_loop_filter=True), faces)
 
 
 def _split_runs(track: MouthTrack, fps: float) -> list[tuple[np.ndarray, np.ndarray]]:

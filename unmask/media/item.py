@@ -58,13 +58,11 @@ class Frame:
 
 @dataclass(frozen=True, slots=True)
 class LumaFrame:
-    """One decoded video frame as its luma (grey) plane; ``rgb`` only on the frames asked for (see ``MediaItem.luma_frames``)."""
+    """One decoded video frame as its luma (grey) plane only (see ``MediaItem.luma_frames``)."""
 
     index: int  # position among the decoded frames
     pts_s: float
     luma: np.ndarray  # (height, width) uint8, read-only: the Y plane (BT.601/709 luma), no colour conversion
-    rgb: np.ndarray | None  # (h, w, 3) uint8 on every ``rgb_every``-th frame, else None; may be smaller than luma
-    rgb_scale: float = 1.0  # rgb pixels per luma pixel (< 1 when ``rgb_max_side`` shrank it)
 
 
 def _fmt_bytes(n: int) -> str:
@@ -166,25 +164,21 @@ class MediaItem:
         limit = self.limits.max_frames if capped_by_limit else max_frames
         yield from _iter_video_frames(self.path, self.info.format, fps, limit, self.limits, self.display_name, over_limit_is_error=capped_by_limit)
 
-    def luma_frames(
-        self, *, max_frames: int, rgb_every: int | None = 1, skip_loop_filter: bool = False, rgb_max_side: int | None = None
-    ) -> Iterator[LumaFrame]:
-        """Every frame of the video (no sampling) as its luma plane, RGB only on every ``rgb_every``-th (None: never).
+    def luma_frames(self, *, max_frames: int, skip_loop_filter: bool = False) -> Iterator[LumaFrame]:
+        """Every frame of the video (no sampling) as its luma plane.
 
-        For detectors that need every frame but colour on few or none (``lip-sync``: mouth
-        motion per frame, faces from ``frames(fps)``). The Y plane of planar YUV video is read
+        For detectors that need every frame but no colour (``lip-sync``: mouth motion per
+        frame; its faces come from ``frames(fps)``). The Y plane of planar YUV video is read
         without conversion, which made decoding 224 px talking clips 10x faster than RGB.
         Stops quietly after ``max_frames`` frames; the decoding, duration and frame-size
         limits apply as in ``frames``. ``skip_loop_filter`` skips H.264/HEVC deblocking: 30 %
         faster decoding of 720p H.264, slightly blockier frames -- for motion measures, never
-        for detectors of compression or blending traces. ``rgb_max_side`` shrinks the RGB frames
-        (not the luma) so their longer side is at most that many pixels (``LumaFrame.rgb_scale``
-        says by how much): the face detector works at 640 px anyway.
+        for detectors of compression or blending traces.
         """
         self._require(MediaKind.VIDEO)
-        if max_frames < 1 or (rgb_every is not None and rgb_every < 1):
-            raise ValueError(f"need max_frames >= 1 and rgb_every >= 1, got {max_frames!r}, {rgb_every!r}")
-        yield from _iter_luma_frames(self.path, self.info.format, max_frames, rgb_every, self.limits, self.display_name, skip_loop_filter, rgb_max_side)
+        if max_frames < 1:
+            raise ValueError(f"need max_frames >= 1, got {max_frames!r}")
+        yield from _iter_luma_frames(self.path, self.info.format, max_frames, self.limits, self.display_name, skip_loop_filter)
 
     # -- audio ------------------------------------------------------------------------------
     def audio(self) -> np.ndarray:
@@ -532,43 +526,7 @@ def _luma(frame: Any) -> np.ndarray:
     return frame.to_ndarray(format="gray")
 
 
-def _rgb_fast(frame: Any) -> np.ndarray:
-    """RGB for face detection, which is what ``luma_frames`` hands RGB to.
-
-    Small 4:2:0 frames are converted in numpy (nearest-neighbour chroma): 0.4 ms for
-    224x224, where swscale took 5-7 ms; larger ones by swscale's fast bilinear path
-    (0.9 ms for 720p against 2.3 ms by default; numpy took 32 ms there). 2026-11, 2 cores.
-    """
-    name = frame.format.name
-    if name not in ("yuv420p", "yuvj420p") or frame.width % 2 or frame.height % 2 or frame.width * frame.height > 640 * 480:
-        return frame.reformat(format="rgb24", interpolation="FAST_BILINEAR").to_ndarray()
-    h, w = frame.height, frame.width
-    p = frame.planes
-    y = np.frombuffer(p[0], np.uint8).reshape(h, p[0].line_size)[:, :w].astype(np.float32)
-    u = np.frombuffer(p[1], np.uint8).reshape(h // 2, p[1].line_size)[:, : w // 2].astype(np.float32) - 128.0
-    v = np.frombuffer(p[2], np.uint8).reshape(h // 2, p[2].line_size)[:, : w // 2].astype(np.float32) - 128.0
-    u = u.repeat(2, axis=0).repeat(2, axis=1)
-    v = v.repeat(2, axis=0).repeat(2, axis=1)
-    if name == "yuv420p":  # limited range, BT.601 (the usual matrix below HD; close enough above it)
-        y = (y - 16.0) * 1.164
-        u, v = u * 1.138, v * 1.138
-    rgb = np.stack([y + 1.402 * v, y - 0.344 * u - 0.714 * v, y + 1.772 * u], axis=-1)
-    return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
-
-
-def _keyframe_rgb(frame: Any, rgb_max_side: int | None) -> tuple[np.ndarray, float]:
-    """Read-only RGB of a frame, shrunk so its longer side is at most ``rgb_max_side``, and the scale it was shrunk by."""
-    side = max(frame.width, frame.height)
-    if not rgb_max_side or side <= rgb_max_side:
-        return _readonly(_rgb_fast(frame)), 1.0
-    w, h = max(2, round(frame.width * rgb_max_side / side)), max(2, round(frame.height * rgb_max_side / side))
-    rgb = frame.reformat(width=w, height=h, format="rgb24", interpolation="FAST_BILINEAR").to_ndarray()
-    return _readonly(rgb), w / frame.width
-
-
-def _iter_luma_frames(
-    path: Path, fmt: str, max_frames: int, rgb_every: int | None, limits: Limits, name: str, skip_loop_filter: bool = False, rgb_max_side: int | None = None
-) -> Iterator[LumaFrame]:
+def _iter_luma_frames(path: Path, fmt: str, max_frames: int, limits: Limits, name: str, skip_loop_filter: bool = False) -> Iterator[LumaFrame]:
     import av
 
     container = _av_open(path, fmt, name)
@@ -583,8 +541,7 @@ def _iter_luma_frames(
                     return
                 t = _frame_time_s(frame, stream, t_zero, emitted, limits, name)
                 _check_frame_size(frame, limits, name)
-                rgb, scale = _keyframe_rgb(frame, rgb_max_side) if rgb_every and emitted % rgb_every == 0 else (None, 1.0)
-                yield LumaFrame(emitted, t, _readonly(_luma(frame)), rgb, scale)
+                yield LumaFrame(emitted, t, _readonly(_luma(frame)))
                 emitted += 1
         except av.FFmpegError as exc:
             raise DecodeError(f"{name}: the video data is broken ({_av_message(exc)})") from exc
