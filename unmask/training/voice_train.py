@@ -1,7 +1,7 @@
 """Train, validate, calibrate and export the ``voice`` model.
 
 ``python -m unmask.training.voice_train [--out out/voice] [--minutes 8]``
-(make the features first: ``python -m unmask.training.voice_data`` and ``voice_hifigan``; ``unmask train voice`` runs all three).
+(make the features first: ``python -m unmask.training.voice_data``, ``voice_hifigan`` and ``voice_tts``; ``unmask train voice`` runs them all).
 
 - Batches of 32 random 2-4 s LFCC crops, half real, half fake, with the fake half
   split between the neural families (``--neural-share``, default half: the
