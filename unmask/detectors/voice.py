@@ -20,8 +20,9 @@ Pipeline (``VoiceDetector.analyze``):
 Models (``ScanOptions.voice_model``):
 
 - ``None`` / ``"lfcc-lcnn"``: the shipped ONNX model (``weights/voice.onnx``,
-  card ``unmask/models/voice.md``), trained on copy-synthesis spoofs made from
-  LibriSpeech; sha256 checked on load; onnxruntime only.
+  card ``unmask/models/voice.md``): the mean logit of two LFCC-LCNNs, trained on
+  spoofs made from LibriSpeech (DSP and pretrained-vocoder copy-synthesis, espeak)
+  and, for the second, on Kokoro/hibari TTS too; sha256 checked on load; onnxruntime only.
 - ``"aasist:PATH"``: a published AASIST / AASIST-L checkpoint
   (``unmask.detectors.aasist``; needs torch, the train extra). The windows are the
   published 64,600 samples; probability_fake = softmax(output)[0] because index 1
