@@ -82,7 +82,7 @@ _CARDS: tuple[DetectorCard, ...] = (
         family="signal",
         summary="Does the mouth move with the voice? Mouth opening vs speech envelope over offsets ±0.6 s per face track; sync timeline",
         factory="unmask.detectors.lip_sync:create",
-        experimental=True,  # held-out AUC 0.77-0.90 < 0.95 target per negative type (unmask/models/lip-sync.md)
+        experimental=True,  # held-out AUC 0.79-0.90 < 0.95 target per negative type (unmask/models/lip-sync.md)
     ),
 )
 
