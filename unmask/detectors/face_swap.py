@@ -245,6 +245,8 @@ def render_heatmap_png(rgb: np.ndarray, s: FaceScore, size: int) -> bytes:
     """
     from PIL import Image, ImageDraw
 
+    from unmask.faces.align import warp_affine
+
     (x0, y0, x1, y1), corners = _crop_region(rgb.shape, s, size)
     k = min(1.0, 320 / max(x1 - x0, y1 - y0)) if max(x1 - x0, y1 - y0) > 320 else min(2.0, 256 / max(x1 - x0, y1 - y0))
     out_w, out_h = max(1, round((x1 - x0) * k)), max(1, round((y1 - y0) * k))
@@ -253,12 +255,10 @@ def render_heatmap_png(rgb: np.ndarray, s: FaceScore, size: int) -> bytes:
     mh, mw = s.mask.shape
     crop_to_map = np.diag([mw / size, mh / size])
     m = s.matrix
-    a = crop_to_map @ m[:, :2] @ np.diag([1 / k, 1 / k])
-    t = crop_to_map @ (m[:, :2] @ np.array([x0, y0], float) + m[:, 2])
-    # Pixel centres: output centre (u + 0.5) maps to map coordinate (i + 0.5).
-    t = t + a @ np.array([0.5, 0.5]) - 0.5
-    heat = Image.fromarray(sigmoid(s.mask).astype(np.float32), mode="F")
-    heat = heat.transform((out_w, out_h), Image.Transform.AFFINE, (a[0, 0], a[0, 1], t[0], a[1, 0], a[1, 1], t[1]), resample=Image.Resampling.BILINEAR)
+    out_to_map = np.empty((2, 3))
+    out_to_map[:, :2] = crop_to_map @ m[:, :2] @ np.diag([1 / k, 1 / k])
+    out_to_map[:, 2] = crop_to_map @ (m[:, :2] @ np.array([x0, y0], float) + m[:, 2])
+    heat = warp_affine(Image.fromarray(sigmoid(s.mask).astype(np.float32), mode="F"), out_to_map, (out_w, out_h))
     hv = np.clip(np.asarray(heat, dtype=np.float32), 0, 1)[..., None]
     base = np.asarray(region, dtype=np.float32)
     grey = base.mean(axis=2, keepdims=True) * 0.75 + 30

@@ -68,21 +68,14 @@ def paste(frame: np.ndarray, points: np.ndarray, src: np.ndarray, src_points: np
     """``frame`` with the lower face of ``src`` (aligned on the five points) blended in through ``mask``."""
     from PIL import Image
 
-    from unmask.faces.align import align_face, alignment_matrix
+    from unmask.faces.align import align_face, alignment_matrix, warp_affine
 
     crop, _ = align_face(src, src_points, CROP)
     layer = np.concatenate([_degrade(crop, colour_shift), mask[..., None] * 255.0], axis=2)
-    m = alignment_matrix(points, CROP)  # frame pixels -> crop pixels: Pillow's AFFINE wants exactly this map
-    a, b, c = m[0]
-    d, e, f = m[1]
-    c += 0.5 * (a + b) - 0.5
-    f += 0.5 * (d + e) - 0.5
-    h, w = frame.shape[:2]
-    warped = np.stack([
-        np.asarray(Image.fromarray(layer[..., k].astype(np.float32), mode="F").transform((w, h), Image.Transform.AFFINE, (a, b, c, d, e, f),
-                                                                                      resample=Image.Resampling.BILINEAR))
-        for k in range(4)
-    ], axis=2)
+    frame_to_crop = alignment_matrix(points, CROP)  # output (frame) pixels -> input (crop) pixels
+    size = frame.shape[1], frame.shape[0]
+    warped = np.stack([np.asarray(warp_affine(Image.fromarray(layer[..., k].astype(np.float32), mode="F"), frame_to_crop, size))
+                       for k in range(4)], axis=2)
     alpha = warped[..., 3:] / 255.0
     return np.clip(alpha * warped[..., :3] + (1 - alpha) * frame, 0, 255).astype(np.uint8)
 

@@ -81,15 +81,18 @@ def align_face(image: np.ndarray, points5: np.ndarray, size: int = 224) -> tuple
     from PIL import Image
 
     matrix = alignment_matrix(points5, size)
-    inv = invert_affine(matrix)
-    # Pillow's AFFINE takes the crop->image map; pixel centres are at +0.5 in both frames.
-    a, b, c = inv[0]
-    d, e, f = inv[1]
-    c += 0.5 * (a + b) - 0.5
-    f += 0.5 * (d + e) - 0.5
-    pil = Image.fromarray(np.ascontiguousarray(image))
-    crop = pil.transform((size, size), Image.Transform.AFFINE, (a, b, c, d, e, f), resample=Image.Resampling.BILINEAR)
+    crop = warp_affine(Image.fromarray(np.ascontiguousarray(image)), invert_affine(matrix), (size, size))
     return np.asarray(crop), matrix
+
+
+def warp_affine(image, out_to_in: np.ndarray, size: tuple[int, int]):
+    """A Pillow image resampled (bilinear) onto a ``size`` = (width, height) canvas through a 2x3 matrix mapping
+    *output* pixels to *input* pixels (Pillow's AFFINE convention), with pixel centres at +0.5 in both frames."""
+    from PIL import Image
+
+    m = np.asarray(out_to_in, dtype=np.float64)
+    t = m[:, 2] + m[:, :2] @ np.array([0.5, 0.5]) - 0.5
+    return image.transform(size, Image.Transform.AFFINE, (m[0, 0], m[0, 1], t[0], m[1, 0], m[1, 1], t[1]), resample=Image.Resampling.BILINEAR)
 
 
 def five_from_68(landmarks68: np.ndarray) -> np.ndarray:
