@@ -108,29 +108,29 @@ def make_variants(frames: list[np.ndarray], times: np.ndarray, fps: float, seed:
     shift = int(round(SHIFT_S * fps))
     out: dict[str, list[np.ndarray]] = {m: [] for m in METHODS}
     first = have[0]
+    rank = {i: r for r, i in enumerate(have)}  # position of each frame with a face among those frames
     for i, f in enumerate(frames):
         if pts[i] is None:
             for m in METHODS:
                 out[m].append(f)
             continue
-        j = have[(have.index(i) + shift) % len(have)]
+        j = have[(rank[i] + shift) % len(have)]
         out["paste-shifted"].append(paste(f, pts[i], frames[j], pts[j], mask, colour))
         out["paste-frozen"].append(paste(f, pts[i], frames[first], pts[first], mask, colour))
         out["paste-same"].append(paste(f, pts[i], f, pts[i], mask, colour))
     return out
 
 
-def boundary_share(path: Path, n_frames: int = 6) -> float | None:
-    """Share of face-swap's boundary-map weight (sigmoid of its logits) inside the pasted region, over a few frames."""
-    from unmask.detectors.face_swap import FaceSwapModel, score_faces
+def boundary_share(path: Path, model, region: np.ndarray, n_frames: int = 6) -> float | None:
+    """Share of face-swap's boundary-map weight (sigmoid of its logits) inside ``region`` (``lower_face_mask`` at the
+    model's crop size) over a few frames of the encoded video; ``model`` is a loaded ``FaceSwapModel``."""
+    from PIL import Image
+
+    from unmask.detectors.face_swap import score_faces
     from unmask.faces import detect_faces
     from unmask.testing.talking import read_clip
 
-    from PIL import Image
-
-    model = FaceSwapModel()
     frames, _, _, _ = read_clip(path)
-    region = np.asarray(Image.fromarray((lower_face_mask(model.size) * 255).astype(np.uint8)), dtype=np.float32) / 255.0
     shares = []
     for k in np.linspace(0, len(frames) - 1, n_frames).astype(int):
         faces = detect_faces(frames[k])
@@ -138,7 +138,7 @@ def boundary_share(path: Path, n_frames: int = 6) -> float | None:
             continue
         s = score_faces(model, frames[k], faces[:1])[0]
         w = 1.0 / (1.0 + np.exp(-s.mask))
-        r = np.asarray(Image.fromarray(region).resize(w.shape[::-1], Image.Resampling.BILINEAR))
+        r = np.asarray(Image.fromarray(region, mode="F").resize(w.shape[::-1], Image.Resampling.BILINEAR))
         shares.append(float((w * r).sum() / max(1e-9, w.sum())))
     return float(np.mean(shares)) if shares else None
 
@@ -146,6 +146,7 @@ def boundary_share(path: Path, n_frames: int = 6) -> float | None:
 def main(argv: list[str] | None = None) -> int:
     import unmask
     from unmask.config import ScanOptions
+    from unmask.detectors.face_swap import FaceSwapModel
     from unmask.eval.metrics import roc_auc
     from unmask.testing.talking import read_clip, write_clip
     from unmask.training import lipsync_calibrate as lc
@@ -162,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     held = lc.heldout_groups(paths)
     chosen = [p for p in paths if args.all_clips or lc.group_of(p) in held]
     opts = ScanOptions(detectors=("face-swap", "lip-sync"))
+    model = FaceSwapModel()  # loaded once for the boundary-map measure (the scans load their own)
+    region = lower_face_mask(model.size)
     scores: dict[str, dict[str, list[float]]] = {m: {"face-swap": [], "lip-sync": []} for m in ("real", *METHODS)}
     shares: dict[str, list[float]] = {m: [] for m in ("real", *METHODS)}
     clips_used = []
@@ -177,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
                 path = write_clip(Path(tmp) / f"{n}-{m}.mp4", fr, fps, audio)
                 rep = unmask.scan(path, options=opts)
                 found[m] = {f.detector: f.probability_fake for f in rep.findings}
-                sh = boundary_share(path)
+                sh = boundary_share(path, model, region)
                 if sh is not None:
                     shares[m].append(sh)
             if any(v is None for d in found.values() for v in d.values()):
