@@ -78,12 +78,7 @@ DETECT_MIN_FACE_PX = 40
 PHOTO_DETECT_MAX_SIDE_PX = 1024
 MAX_FACES_PER_FRAME = 8  # most faces scored per picture or frame (largest first); crowds are capped
 TOP_FRACTION = 1 / 3  # video: a track's logit is the mean of its top third of frame logits
-# Video: faces are found by ``unmask.faces.video`` (shared with lip-sync) with its VIDEO_FACE_SETTINGS:
-# a full detection every 3 s (and whenever a face is lost), O-net re-finding in between; on a
-# 480 px copy of the frame, where a 64 px face of 720p video still spans 24 px (MTCNN finds faces
-# from 12 px); faces from 52 px (a shallower pyramid than DETECT_MIN_FACE_PX: 30 % less detection
-# time). Together they cut detection from ~80 to ~15 ms per sampled 720p frame
-# (bench/bench_faces.py speed, 2026-11): a new face is picked up within 3 s.
+# Video: faces are found by ``unmask.faces.video`` (shared with lip-sync; its VIDEO_FACE_SETTINGS say how and why).
 MAX_HEATMAPS = 3
 PREVIEW_MAX_SIDE_PX = 640
 

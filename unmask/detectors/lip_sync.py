@@ -326,13 +326,12 @@ class MouthTrack:
 def mouth_tracks(frames, faces: "SampledFaces") -> tuple[list[MouthTrack], np.ndarray, float]:
     """Mouth patches of every face track over consecutive ``frames``.
 
-    ``frames`` are every frame of the video (``MediaItem.luma_frames``, or anything with
-    ``pts_s`` and ``luma`` or ``rgb``); ``faces`` are the tracked faces on the sampled frames
+    ``frames`` are every frame of the video (``MediaItem.luma_frames``: anything with
+    ``pts_s`` and a grey ``luma`` plane); ``faces`` are the tracked faces on the sampled frames
     (``unmask.faces.video.sampled_faces``, shared with face-swap). A frame at a sample time
     takes that sample's faces; the five points of a frame between two samples are
     interpolated for the tracks seen on both (frames after the last sample keep its points).
-    Mouth patches are cut from the luma plane when there is one. Returns the tracks, every
-    frame's time, and the frame rate measured from the timestamps.
+    Returns the tracks, every frame's time, and the frame rate measured from the timestamps.
     """
     from unmask.faces.mouth import mouth_patch
 
@@ -354,11 +353,10 @@ def mouth_tracks(frames, faces: "SampledFaces") -> tuple[list[MouthTrack], np.nd
             t1, faces1 = samples[j + 1]
             w = (t - t0) / max(1e-9, t1 - t0)
             pts = {tid: ((1 - w) * f.points + w * faces1[tid].points, f.size_px) for tid, f in faces0.items() if tid in faces1}
-        image = fr.luma if getattr(fr, "luma", None) is not None else fr.rgb
         for tid, (p, size) in pts.items():
             tr = tracks.setdefault(tid, MouthTrack(tid, [], [], []))
             tr.times_s.append(t)
-            tr.patches.append(mouth_patch(image, p))
+            tr.patches.append(mouth_patch(fr.luma, p))
             tr.face_px.append(size)
     t = np.asarray(all_times)
     fps = float(1.0 / np.median(np.diff(t))) if len(t) > 1 else 25.0

@@ -86,9 +86,9 @@ class MediaItem:
         self.display_name = display_name or str(path)
         self._image: Image.Image | None = None
         self._audio: np.ndarray | None = None
-        self._speech = None  # unmask.audio.SpeechActivity of self.audio(), cached: voice and lip-sync both need it
-        # What one detector computed and another can reuse, keyed by what it is (e.g. the faces found on the frames
-        # ``frames(fps)`` yields: ``unmask.faces.video``). Detectors run one after another on an item, never at once.
+        # What one detector computed and another can reuse, keyed by what it is: "speech" (``speech()``, voice and
+        # lip-sync) and the faces found on the frames ``frames(fps)`` yields (``unmask.faces.video``, face-swap and
+        # lip-sync). Detectors run one after another on an item, never at once.
         self.shared: dict[Any, Any] = {}
 
     def __repr__(self) -> str:
@@ -195,11 +195,11 @@ class MediaItem:
 
         Raises ``DecodeError`` like ``audio()`` when there is no audio track.
         """
-        if self._speech is None:
+        if "speech" not in self.shared:
             from unmask.audio import detect_speech
 
-            self._speech = detect_speech(np.asarray(self.audio()))
-        return self._speech
+            self.shared["speech"] = detect_speech(np.asarray(self.audio()))
+        return self.shared["speech"]
 
     def _require(self, kind: MediaKind) -> None:
         if self.kind is not kind:
