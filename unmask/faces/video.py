@@ -32,9 +32,8 @@ Assigned = tuple[tuple[int, "FaceBox"], ...]  # (track id, face) on one frame
 
 @dataclass(frozen=True)
 class SampledFaces:
-    """The tracked faces of every frame ``MediaItem.frames(fps)`` yielded, in order."""
+    """The tracked faces of every frame ``MediaItem.frames(fps)`` yielded, in order (kept on the item under that fps)."""
 
-    fps: float
     times_s: tuple[float, ...]
     faces: tuple[Assigned, ...]
     complete: bool  # every sampled frame of the video (False: the caller stopped after ``len(times_s)``)
@@ -68,7 +67,7 @@ def faces_on_frames(item: MediaItem, fps: float, frames: Iterable[Frame], *, max
         times.append(float(frame.pts_s))
         faces.append(tuple(assigned))
         yield frame, faces[-1]
-    item.shared[_key(fps)] = SampledFaces(float(fps), tuple(times), tuple(faces), complete=max_frames is None or len(times) < max_frames)
+    item.shared[_key(fps)] = SampledFaces(tuple(times), tuple(faces), complete=max_frames is None or len(times) < max_frames)
 
 
 def sampled_faces(item: MediaItem, fps: float, *, max_frames: int | None = None) -> SampledFaces:
@@ -79,4 +78,4 @@ def sampled_faces(item: MediaItem, fps: float, *, max_frames: int | None = None)
             pass
         cached = item.shared[_key(fps)]
     n = len(cached) if max_frames is None else min(len(cached), max_frames)
-    return SampledFaces(cached.fps, cached.times_s[:n], cached.faces[:n], cached.complete and n == len(cached))
+    return SampledFaces(cached.times_s[:n], cached.faces[:n], cached.complete and n == len(cached))
