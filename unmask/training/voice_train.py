@@ -17,6 +17,8 @@
 - ``--ensemble A.pt,B.pt`` trains nothing: it calibrates and exports the mean logit
   of finished networks as one graph (voice 0.3.0 and 0.4.0: one trained ``--exclude
   kokoro,hibari,piper``, one on everything; ``unmask train voice`` runs the whole recipe).
+- ``--evaluate A.pt[,B.pt]`` trains and writes nothing: it prints the validation EER and the share
+  of clips at p >= 0.5 per family, for comparing finished networks on today's validation set.
 
 The dev set (``shared/data/dev/audio``) is never read here.
 """
@@ -158,6 +160,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--neural-share", type=float, default=0.5, help="share of the fake half drawn from the neural-vocoder families")
     ap.add_argument("--exclude", default="", metavar="FAMILIES",
                     help="comma-separated spoof families left out of training and validation (kokoro,hibari,piper: 0.2.0's data)")
+    ap.add_argument("--evaluate", metavar="PT[,PT]", help="no training, no export: validation EER and share flagged per family of the mean logit "
+                                                          "of these networks, flagged = logit >= --threshold-logit")
+    ap.add_argument("--threshold-logit", type=float, help="for --evaluate (default: p = 0.5 of the shipped voice.json)")
     ap.add_argument("--ensemble", metavar="PT,PT", help="no training: calibrate and export the mean of these members' logits (state dicts of "
                                                         "networks with --channels/--hidden/--cmn)")
     args = ap.parse_args(argv)
@@ -175,13 +180,27 @@ def main(argv: list[str] | None = None) -> None:
     def network() -> VoiceLCNN:
         return VoiceLCNN(tuple(int(c) for c in args.channels.split(",")), args.hidden, cmn=args.cmn)
 
-    if args.ensemble:
-        members = []
-        for pt in args.ensemble.split(","):
+    def members(pts: str) -> VoiceEnsemble:
+        nets = []
+        for pt in pts.split(","):
             m = network()
             m.load_state_dict(torch.load(pt, weights_only=True))
-            members.append(m)
-        ensemble = VoiceEnsemble(members).eval()
+            nets.append(m)
+        return VoiceEnsemble(nets).eval()
+
+    if args.evaluate:
+        if args.threshold_logit is None:
+            cal = json.loads((WEIGHTS_DIR / "voice.json").read_text())["calibration"]
+            args.threshold_logit = -cal["b"] / cal["a"]
+        with torch.no_grad():
+            res = evaluate(members(args.evaluate), val)
+        fam = np.array([family(c["method"]) for c in val])
+        flagged = {f: round(float(np.mean(res["_scores"][fam == f] >= args.threshold_logit)), 3) for f in sorted(set(fam))}
+        print(json.dumps({"networks": args.evaluate.split(","), "threshold_logit": round(args.threshold_logit, 4),
+                          "eer": {k: round(v, 4) for k, v in res.items() if not k.startswith("_")}, "flagged": flagged}, indent=1))
+        return
+    if args.ensemble:
+        ensemble = members(args.ensemble)
         calibrate_and_export(ensemble, val, args, {"ensemble": args.ensemble.split(","), "val_clips": len(val), "cmn": args.cmn,
                                                    "channels": args.channels, "hidden": args.hidden, "target_fpr": args.target_fpr})
         return
