@@ -144,12 +144,14 @@ def main() -> None:
     ap.add_argument("--no-lfcc", action="store_true", help="skip the shipped model on the dev set")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--skip-fpr", action="store_true")
+    ap.add_argument("--weights-dir", type=Path, default=V.WEIGHTS_DIR,
+                    help="voice.onnx + voice.json to measure (default: the shipped ones; a candidate from voice_train --weights-dir)")
     ap.add_argument("--json")
     args = ap.parse_args()
     shared = Path(args.shared)
     import onnxruntime
 
-    model = V.LfccModel()
+    model = V.LfccModel(args.weights_dir)
     models = {} if args.no_lfcc else {"voice (lfcc-lcnn)": lambda x: score(model, x)}
     published = {}
     if args.aasist:
