@@ -67,7 +67,7 @@ class VoiceLCNN(nn.Module):
 class VoiceEnsemble(nn.Module):
     """The mean logit of several ``VoiceLCNN`` members, exported as one ONNX graph (the detector sees one model).
 
-    voice 0.3.0 averages a member trained without TTS spoofs (0.2.0's network) and one trained with them:
+    voice 0.3.0 and 0.4.0 average a member trained without TTS spoofs (0.2.0's network) and one trained with them:
     each catches what the other misses (see unmask/models/voice.md).
     """
 

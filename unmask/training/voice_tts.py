@@ -21,7 +21,8 @@ offline:
               decoder, one network from phonemes to a 22.05 kHz waveform — a third generator family),
               fed espeak-ng's IPA as Piper itself does. One voice, varied by its three sampling
               scales (noise, length, duration noise) and by resampling ×0.92-1.08; every fifth clip
-              is held out, with its own sentences.
+              is held out, with its own sentences. Its graph draws that noise itself, unseeded, so
+              Piper clips (unlike the others) differ from run to run.
 
 Text: English sentences from the Python documentation shipped with the interpreter
 (``pydoc_data.topics``) plus ``unmask.testing.voice.SENTENCES``: always there, no download.
