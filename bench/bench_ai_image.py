@@ -2,6 +2,7 @@
 
     python bench/bench_ai_image.py                      # all three, prints a markdown table + JSON
     python bench/bench_ai_image.py --only speed
+    python bench/bench_ai_image.py --weights-dir out/ai_run4/weights   # a candidate
 
 - ``dev``: ../shared/data/dev/genimg (labels.csv: path,label,method,source). Measured only, never
   used for training or thresholds. AUC per generator is its fakes against every dev real, and
@@ -32,11 +33,15 @@ SHARED = ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(ROOT))
 
 
-def _detector():
+def _detector(weights_dir: Path | None = None):
     from unmask.config import ScanOptions
     from unmask.detectors import create
+    from unmask.detectors.ai_image import AiImageModel
 
-    return create("ai-image", ScanOptions())
+    det = create("ai-image", ScanOptions())
+    if weights_dir is not None:  # a candidate (export + calibrate_images into one folder)
+        det._model = AiImageModel(weights_dir)
+    return det
 
 
 def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -181,8 +186,13 @@ def bench_speed(det, n: int = 20) -> dict:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--only", choices=("dev", "fpr", "speed"))
+    p.add_argument(
+        "--weights-dir",
+        type=Path,
+        help="ai-image.onnx + ai-image.json to measure (default: the shipped ones)",
+    )
     args = p.parse_args()
-    det = _detector()
+    det = _detector(args.weights_dir)
     result: dict = {}
     if args.only in (None, "speed"):
         result["speed"] = bench_speed(det)

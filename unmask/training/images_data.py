@@ -6,7 +6,11 @@ GauGAN), bilinear + conv (StyleGAN, CRN, IMLE), transposed convolution
 (CycleGAN, StarGAN, SITD), pixel shuffle (SAN, ESPCN, SITD) — trained for a few
 hundred steps to reconstruct the real crops (an autoencoder, or a
 super-resolution net fed a down-scaled crop), plus untrained plain
-interpolation (down, then up by nearest / bilinear / bicubic). Each fake is
+interpolation (down, then up by nearest / bilinear / bicubic). Some of them
+(``--p-adv``) are also trained against a small patch discriminator, as real
+GANs are: that makes their up-sampling layers draw texture instead of a blur,
+which is both harder to tell from a photo and closer to what a GAN leaves
+behind. Each fake is
 paired with the real crop it was made from, so content carries no label: the
 only difference the classifier can learn is what the decoder left behind.
 
@@ -213,13 +217,22 @@ class GenSpec:
     tconv_kernel: int = 4
     interp: str = "nearest"  # for family "interp"
     seed: int = 0
+    # Weight of a hinge-GAN loss from a small patch discriminator, added to L1 after the
+    # first third of the steps (0 = L1 only). Real generators are trained adversarially:
+    # the discriminator makes their up-sampling layers draw texture, and that texture is
+    # where their traces are; a plain L1 reconstruction is blurrier and easier to spot.
+    adv: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def sample_specs(n: int, seed: int) -> list[GenSpec]:
-    """``n`` random generator specs, families in turn so that each is well represented."""
+def sample_specs(n: int, seed: int, p_adv: float = 0.0) -> list[GenSpec]:
+    """``n`` random generator specs, families in turn so that each is well represented.
+
+    ``p_adv`` is the share of trained generators that get an adversarial loss (``GenSpec.adv``);
+    with 0 the specs are those of earlier runs, draw for draw.
+    """
     rng = random.Random(seed)
     specs = []
     weights = {
@@ -250,6 +263,8 @@ def sample_specs(n: int, seed: int) -> list[GenSpec]:
                 seed=rng.getrandbits(31),
             )
         )
+        if p_adv > 0 and fam != "interp" and rng.random() < p_adv:
+            specs[-1] = GenSpec(**{**specs[-1].to_dict(), "adv": rng.choice((0.01, 0.03, 0.1))})
     return specs
 
 
@@ -330,6 +345,20 @@ def make_generator(spec: GenSpec):  # -> torch.nn.Module
     return Interp() if spec.family == "interp" else Gen()
 
 
+def make_discriminator(width: int = 32):  # -> torch.nn.Module
+    """A PatchGAN-style critic (three strided 4x4 convolutions, spectral norm): (N, 3, H, W) → (N, 1, H/8, W/8)."""
+    from torch import nn
+    from torch.nn.utils.parametrizations import spectral_norm
+
+    layers: list[nn.Module] = []
+    c = 3
+    for w in (width, width * 2, width * 4):
+        layers += [spectral_norm(nn.Conv2d(c, w, 4, 2, 1)), nn.LeakyReLU(0.2, inplace=True)]
+        c = w
+    layers.append(spectral_norm(nn.Conv2d(c, 1, 3, 1, 1)))
+    return nn.Sequential(*layers)
+
+
 def train_generator(
     spec: GenSpec,
     pool,
@@ -339,7 +368,11 @@ def train_generator(
     crop_px: int = 128,
     lr: float = 2e-3,
 ):
-    """Fit ``spec``'s generator to reconstruct random crops of ``pool`` ((N, 3, S, S) uint8 tensor)."""
+    """Fit ``spec``'s generator to reconstruct random crops of ``pool`` ((N, 3, S, S) uint8 tensor).
+
+    The generators are fully convolutional, so they can be trained on smaller crops
+    than they are run on (``crop_px``; a CPU run trains on 64 px).
+    """
     import torch
     from torch.nn import functional as F
 
@@ -347,9 +380,13 @@ def train_generator(
     if spec.family == "interp" or spec.steps == 0:
         return gen.eval()
     opt = torch.optim.Adam(gen.parameters(), lr=lr, betas=(0.5, 0.99))
+    critic = critic_opt = None
+    if spec.adv > 0:
+        critic = make_discriminator().to(device)
+        critic_opt = torch.optim.Adam(critic.parameters(), lr=lr / 2, betas=(0.5, 0.99))
     g = torch.Generator(device="cpu").manual_seed(spec.seed)
     s = pool.shape[-1]
-    for _ in range(spec.steps):
+    for k in range(spec.steps):
         idx = torch.randint(0, pool.shape[0], (batch,), generator=g)
         y0, x0 = (int(v) for v in torch.randint(0, s - crop_px + 1, (2,), generator=g))
         x = (
@@ -359,10 +396,25 @@ def train_generator(
         with torch.autocast(
             device_type="cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")
         ):
-            loss = F.l1_loss(gen(x).float(), x)
+            y = gen(x).float()
+            loss = F.l1_loss(y, x)
+            adversarial = critic is not None and k >= spec.steps // 3
+            if adversarial:
+                loss = loss - spec.adv * critic(y * 2 - 1).float().mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if k in (spec.steps // 3, 2 * spec.steps // 3) and F.l1_loss(y, x).item() > 0.1:
+            break  # collapsed (> 25 grey levels off): the caller drops it, so stop paying for it
+        if adversarial:
+            # Hinge loss for the critic on this step's real crops and (detached) remakes.
+            d_loss = (
+                F.relu(1 - critic(x * 2 - 1)).mean()
+                + F.relu(1 + critic(y.detach() * 2 - 1)).mean()
+            )
+            critic_opt.zero_grad(set_to_none=True)
+            d_loss.backward()
+            critic_opt.step()
     return gen.eval()
 
 

@@ -124,6 +124,9 @@ def make_split(
     seed: int,
     out: Path,
     tag: str,
+    gen_crop_px: int = 128,
+    gen_batch: int = 32,
+    gen_lr: float = 2e-3,
 ):
     """Train each generator, make its fakes, push real/fake pairs through the chain (CPU workers)."""
     import torch
@@ -133,7 +136,9 @@ def make_split(
     jobs, fams = [], []
     t0 = time.time()
     for k, spec in enumerate(specs):
-        gen = D.train_generator(spec, crops, device)
+        gen = D.train_generator(
+            spec, crops, device, batch=gen_batch, crop_px=gen_crop_px, lr=gen_lr
+        )
         idx = rng.sample(range(crops.shape[0]), min(fakes_per_gen, crops.shape[0]))
         fakes = D.generate(gen, crops[idx], device).numpy().transpose(0, 2, 3, 1)
         reals = crops_u8[idx].transpose(0, 2, 3, 1)
@@ -329,6 +334,31 @@ def main(argv: list[str] | None = None) -> int:
         help="real training crops the generators see and remake",
     )
     p.add_argument("--fakes-per-gen", type=int, default=1500)
+    p.add_argument(
+        "--p-adv",
+        type=float,
+        default=0.0,
+        help="share of generators trained with an adversarial loss as well as L1 (0: L1 only, as run 3)",
+    )
+    p.add_argument(
+        "--gen-crop-px",
+        type=int,
+        default=128,
+        help="crop size the generators are trained on (they are fully convolutional; 64 on a CPU)",
+    )
+    p.add_argument("--gen-batch", type=int, default=32)
+    p.add_argument("--gen-lr", type=float, default=2e-3, help="Adam step of the generators")
+    p.add_argument(
+        "--gen-max-width",
+        type=int,
+        default=0,
+        help="cap on the generators' channels (0: as sampled; 64 keeps a CPU run short)",
+    )
+    p.add_argument(
+        "--save-val",
+        action="store_true",
+        help="also write val_images.npz (the validation crops) to score other models on them",
+    )
     p.add_argument("--max-faces", type=int, default=900)
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--lr", type=float, default=2e-3)
@@ -393,8 +423,16 @@ def main(argv: list[str] | None = None) -> int:
                 out,
                 f"{split}: {len(paths)} sources ({sum(is_photo)} photos), pool {splits[split].shape}",
             )
-        specs = D.sample_specs(args.gens, seed=args.seed)
-        val_specs = D.sample_specs(args.val_gens, seed=args.seed + 1)
+        specs = D.sample_specs(args.gens, seed=args.seed, p_adv=args.p_adv)
+        val_specs = D.sample_specs(args.val_gens, seed=args.seed + 1, p_adv=args.p_adv)
+        if args.gen_max_width:
+            specs, val_specs = (
+                [
+                    s.__class__(**{**s.to_dict(), "width": min(s.width, args.gen_max_width)})
+                    for s in group
+                ]
+                for group in (specs, val_specs)
+            )
         if args.tiny:
             specs = [
                 s.__class__(**{**s.to_dict(), "steps": 3, "width": 8}) for s in specs
@@ -421,6 +459,9 @@ def main(argv: list[str] | None = None) -> int:
             args.seed + 2,
             out,
             "val",
+            args.gen_crop_px,
+            args.gen_batch,
+            args.gen_lr,
         )
         train = make_split(
             specs,
@@ -431,8 +472,13 @@ def main(argv: list[str] | None = None) -> int:
             args.seed + 3,
             out,
             "train",
+            args.gen_crop_px,
+            args.gen_batch,
+            args.gen_lr,
         )
     _samples_png(train[0], train[1], out / "samples.png")
+    if args.save_val:
+        np.savez(out / "val_images.npz", real=val[0], fake=val[1], family=val[2])
 
     best = train_classifier(args, train, val, device, out, deadline)
 

@@ -1,0 +1,59 @@
+"""The ``ai-image`` trainer's fake-makers (needs the training extra: torch)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from unmask.training import images_data as D  # noqa: E402
+
+
+def _pool(n: int = 24, px: int = 64) -> "torch.Tensor":
+    """Smooth random pictures with some fine texture, (n, 3, px, px) uint8."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:px, 0:px] / px
+    out = []
+    for _ in range(n):
+        a, b = rng.uniform(0.5, 6, 2)
+        base = 0.5 + 0.3 * np.sin(a * np.pi * xx + b * yy)[..., None] * rng.uniform(0.3, 1, 3)
+        img = base + rng.normal(0, 0.03, (px, px, 3))
+        out.append(np.clip(img * 255, 0, 255).astype(np.uint8).transpose(2, 0, 1))
+    return torch.from_numpy(np.stack(out))
+
+
+def test_specs_without_adversarial_share_are_those_of_earlier_runs() -> None:
+    # run 3's specs (seed 7) must stay reproducible draw for draw.
+    plain = D.sample_specs(16, seed=7)
+    again = D.sample_specs(16, seed=7, p_adv=0.0)
+    assert plain == again
+    assert all(s.adv == 0.0 for s in plain)
+
+
+def test_adversarial_share_marks_trained_generators_only() -> None:
+    specs = D.sample_specs(20, seed=3, p_adv=1.0)
+    for s in specs:
+        if s.family == "interp":
+            assert s.adv == 0.0
+        else:
+            assert s.adv in (0.01, 0.03, 0.1)
+
+
+def test_adversarial_generator_trains_and_differs_from_l1_only() -> None:
+    pool = _pool()
+    base = dict(name="g", family="nearest", n_up=1, width=8, mode="sr", steps=12, post_convs=1, seed=5)
+    plain = D.train_generator(D.GenSpec(**base), pool, "cpu", batch=4, crop_px=32)
+    adv = D.train_generator(D.GenSpec(**base, adv=0.1), pool, "cpu", batch=4, crop_px=32)
+    # Trained on 32 px crops, run on the whole 64 px pictures (fully convolutional).
+    y_plain = D.generate(plain, pool[:4], "cpu")
+    y_adv = D.generate(adv, pool[:4], "cpu")
+    assert y_adv.shape == pool[:4].shape and y_adv.dtype == torch.uint8
+    # Same seed, same first third of the steps; the critic's loss must change the result.
+    assert not torch.equal(y_plain, y_adv)
+
+
+def test_discriminator_is_patchwise() -> None:
+    critic = D.make_discriminator(width=8)
+    out = critic(torch.zeros(2, 3, 64, 48))
+    assert out.shape == (2, 1, 8, 6)
