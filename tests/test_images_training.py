@@ -57,3 +57,20 @@ def test_discriminator_is_patchwise() -> None:
     critic = D.make_discriminator(width=8)
     out = critic(torch.zeros(2, 3, 64, 48))
     assert out.shape == (2, 1, 8, 6)
+
+
+def test_energy_matching_weights_give_fakes_the_reals_fine_detail() -> None:
+    from unmask.training.train_images import energy_matching_weights, residual_rms
+
+    rng = np.random.default_rng(1)
+    flat = np.full((400, 32, 32, 3), 128.0)
+    reals = np.clip(flat + rng.normal(0, 8, flat.shape), 0, 255).astype(np.uint8)
+    # Fakes: mostly smoother than the reals, a few as detailed.
+    sigma = np.where(rng.random(400) < 0.2, 8.0, 3.0)[:, None, None, None]
+    fakes = np.clip(flat + rng.normal(0, 1, flat.shape) * sigma, 0, 255).astype(np.uint8)
+    w = energy_matching_weights(reals, fakes)
+    assert w.shape == (400,) and np.all(w >= 0)
+    e_real, e_fake = residual_rms(reals), residual_rms(fakes)
+    assert np.median(e_fake) < 0.6 * np.median(e_real)  # the cue is there unweighted
+    weighted_mean = float((w * e_fake).sum() / w.sum())
+    assert abs(weighted_mean - e_real.mean()) < 0.15 * e_real.mean()
