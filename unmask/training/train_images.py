@@ -253,7 +253,7 @@ def train_classifier(args, train, val, device: str, out: Path, deadline: float):
     half = args.batch // 2
     n = x_real.shape[0]
     fake_weights = None
-    if getattr(args, "match_energy", False):
+    if args.match_energy:
         fake_weights = torch.from_numpy(energy_matching_weights(train[0], train[1])).to(device)
         _log(out, f"energy matching: effective fakes {float(fake_weights.sum()) ** 2 / float((fake_weights**2).sum()):.0f} of {n}")
 
