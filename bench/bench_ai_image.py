@@ -36,12 +36,13 @@ sys.path.insert(0, str(ROOT))
 def _detector(weights_dir: Path | None = None):
     from unmask.config import ScanOptions
     from unmask.detectors import create
-    from unmask.detectors.ai_image import AiImageModel
+    from unmask.detectors.ai_image import AiImageDetector, AiImageModel
 
     det = create("ai-image", ScanOptions())
-    if weights_dir is not None:  # a candidate (export + calibrate_images into one folder)
-        det._model = AiImageModel(weights_dir)
-    return det
+    if weights_dir is None:
+        return det
+    # A candidate: export + calibrate_images into one folder.
+    return AiImageDetector(det.card, det.options, model=AiImageModel(weights_dir))
 
 
 def _auc(labels: np.ndarray, scores: np.ndarray) -> float:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import io
 import json
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,8 @@ from PIL import Image, ImageFilter
 FAMILIES = ("nearest", "bilinear", "tconv", "shuffle", "interp")
 GEN_CROP_PX = 176  # crops fed to the generators; a multiple of 8 (three 2x stages)
 TRAIN_CROP_PX = 128  # crops the classifier sees, cut after the chain
+# Grey levels; above it a generator's output no longer resembles its input (collapsed to flat colour).
+MAX_RECON_ERR = 25.0
 
 # Sources used for training / for validation+calibration (held out by source, see SOURCES.tsv).
 TRAIN_PHOTO_DIRS = ("bsds500-train", "imagenet-sample")
@@ -264,7 +266,7 @@ def sample_specs(n: int, seed: int, p_adv: float = 0.0) -> list[GenSpec]:
             )
         )
         if p_adv > 0 and fam != "interp" and rng.random() < p_adv:
-            specs[-1] = GenSpec(**{**specs[-1].to_dict(), "adv": rng.choice((0.01, 0.03, 0.1))})
+            specs[-1] = replace(specs[-1], adv=rng.choice((0.01, 0.03, 0.1)))
     return specs
 
 
@@ -397,15 +399,14 @@ def train_generator(
             device_type="cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")
         ):
             y = gen(x).float()
-            loss = F.l1_loss(y, x)
+            l1 = F.l1_loss(y, x)
             adversarial = critic is not None and k >= spec.steps // 3
-            if adversarial:
-                loss = loss - spec.adv * critic(y * 2 - 1).float().mean()
+            loss = l1 - spec.adv * critic(y * 2 - 1).float().mean() if adversarial else l1
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        if k in (spec.steps // 3, 2 * spec.steps // 3) and F.l1_loss(y, x).item() > 0.1:
-            break  # collapsed (> 25 grey levels off): the caller drops it, so stop paying for it
+        if k in (spec.steps // 3, 2 * spec.steps // 3) and l1.item() * 255 > MAX_RECON_ERR:
+            break  # collapsed: the caller drops it (same threshold), so stop paying for it
         if adversarial:
             # Hinge loss for the critic on this step's real crops and (detached) remakes.
             d_loss = (

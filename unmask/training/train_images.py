@@ -25,6 +25,7 @@ import math
 import random
 import sys
 import time
+from dataclasses import replace
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -32,9 +33,6 @@ import numpy as np
 
 from unmask.training import images_data as D
 
-MAX_RECON_ERR = (
-    25.0  # grey levels; above it a generator's output no longer resembles its input
-)
 
 
 def _log(out: Path, msg: str) -> None:
@@ -143,7 +141,7 @@ def make_split(
         fakes = D.generate(gen, crops[idx], device).numpy().transpose(0, 2, 3, 1)
         reals = crops_u8[idx].transpose(0, 2, 3, 1)
         err = float(np.abs(fakes[:64].astype(np.float32) - reals[:64]).mean())
-        if err > MAX_RECON_ERR and spec.family != "interp":
+        if err > D.MAX_RECON_ERR and spec.family != "interp":
             # A collapsed generator (flat colour) teaches "flat = fake", nothing about up-sampling.
             _log(
                 out,
@@ -466,22 +464,15 @@ def main(argv: list[str] | None = None) -> int:
             )
         specs = D.sample_specs(args.gens, seed=args.seed, p_adv=args.p_adv)
         val_specs = D.sample_specs(args.val_gens, seed=args.seed + 1, p_adv=args.p_adv)
-        if args.gen_max_width:
-            specs, val_specs = (
-                [
-                    s.__class__(**{**s.to_dict(), "width": min(s.width, args.gen_max_width)})
-                    for s in group
-                ]
-                for group in (specs, val_specs)
-            )
-        if args.tiny:
-            specs = [
-                s.__class__(**{**s.to_dict(), "steps": 3, "width": 8}) for s in specs
-            ]
-            val_specs = [
-                s.__class__(**{**s.to_dict(), "steps": 3, "width": 8})
-                for s in val_specs
-            ]
+
+        def sized(spec: D.GenSpec) -> D.GenSpec:
+            if args.tiny:
+                return replace(spec, steps=3, width=8)
+            if args.gen_max_width:
+                return replace(spec, width=min(spec.width, args.gen_max_width))
+            return spec
+
+        specs, val_specs = [sized(s) for s in specs], [sized(s) for s in val_specs]
         (out / "generators.json").write_text(
             json.dumps(
                 {
