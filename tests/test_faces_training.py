@@ -152,3 +152,112 @@ def test_shipped_weights_match_their_card() -> None:
     session = ort.InferenceSession(str(onnx), providers=["CPUExecutionProvider"])
     logit, mask = session.run(["logit", "mask"], {"image": np.random.default_rng(0).random((3, 3, s, s), dtype=np.float32)})
     assert logit.shape == (3,) and mask.shape[:2] == (3, 1) and np.isfinite(logit).all()
+
+
+def test_load_onnx_reproduces_an_exported_network(tmp_path) -> None:
+    """Shipped weights live only as ONNX with BatchNorm folded in; loading them back must give the same outputs."""
+    from unmask.training.export import export_module
+    from unmask.training.faces_model import FaceSwapNet, freeze_batchnorm, load_onnx
+
+    torch.manual_seed(0)
+    net = FaceSwapNet()
+    for m in net.modules():  # statistics far from the identity, so that a folding mistake shows
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    net.eval()
+    onnx = tmp_path / "f.onnx"
+    export_module(net, onnx, torch.rand(2, 3, SIZE, SIZE), output_names=["logit", "mask"],
+                  dynamic_axes={"image": {0: "n"}, "logit": {0: "n"}, "mask": {0: "n"}}, check_input=torch.rand(3, 3, SIZE, SIZE))
+    back = FaceSwapNet()
+    assert load_onnx(back, onnx) == sum(isinstance(m, torch.nn.Conv2d) for m in back.modules())
+    back.eval()
+    x = torch.rand(3, 3, SIZE, SIZE)
+    with torch.no_grad():
+        (a, am), (b, bm) = net(x), back(x)
+    assert torch.allclose(a, b, atol=1e-4) and torch.allclose(am, bm, atol=1e-4)
+    back.train()
+    freeze_batchnorm(back)
+    assert not any(m.training for m in back.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert back.classifier.training  # the rest still trains
+
+
+def _talking_frames(n: int = 12) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+    """A small 'video': a textured frame whose face drifts by a pixel a frame; (frames, five points each, 68 landmarks)."""
+    rng = np.random.default_rng(4)
+    base = rng.uniform(60, 200, (200, 240, 3)).astype(np.uint8)
+    _, lm = _face()  # landmarks of a SIZE crop stand in for the frame's face, moved into the frame
+    frames, points = [], []
+    for i in range(n):
+        frames.append(np.roll(base, i, axis=1).copy())
+        points.append(five_from_68(lm) + np.array([40.0 + i, 40.0]))
+    return frames, points, lm
+
+
+def test_paste_back_changes_the_frame_only_inside_the_mask() -> None:
+    from unmask.training import faces_video as V
+
+    frames, points, _ = _talking_frames(1)
+    frame = frames[0]
+    crop, matrix = align_face(frame, points[0], 160)
+    same = V.paste_back(frame, matrix, crop, np.ones((160, 160), np.float32))
+    # warped out and back again, the face region comes back where it was (only resampling blur differs)
+    inside = np.zeros(frame.shape[:2], bool)
+    c = np.mean(points[0], axis=0).astype(int)
+    inside[c[1] - 10 : c[1] + 10, c[0] - 10 : c[0] + 10] = True
+    assert np.abs(same.astype(int) - frame)[inside].mean() < 25
+    mask = np.zeros((160, 160), np.float32)
+    mask[60:100, 60:100] = 1.0
+    brighter = np.clip(crop.astype(int) + 60, 0, 255).astype(np.uint8)
+    pasted = V.paste_back(frame, matrix, brighter, mask)
+    changed = np.abs(pasted.astype(int) - frame).sum(axis=2) > 0
+    assert changed.any() and changed.mean() < 0.2
+    assert (pasted.astype(int) - frame)[changed].mean() > 10
+
+
+def test_clip_pairs_blend_the_same_region_on_every_frame_and_code_the_clip() -> None:
+    pytest.importorskip("av")
+    from unmask.training import faces_video as V
+
+    frames, points, _ = _talking_frames(12)
+    lm = _face()[1] * (V.SIZE_PX / SIZE)  # a plausible hull at the crop's scale
+    reals, fakes, targets = V.clip_pairs(frames, points, 25.0, lm, random.Random(0), every=3)
+    assert len(reals) == len(fakes) == len(targets) == 4
+    assert reals[0].shape == (V.SIZE_PX, V.SIZE_PX, 3) and targets[0].shape == (V.SIZE_PX // D.MASK_STRIDE_PX,) * 2
+    # the boundary targets are one draw: the same region on every frame
+    assert all(np.allclose(t, targets[0]) for t in targets)
+    inside = np.kron(targets[0].astype(np.float32), np.ones((D.MASK_STRIDE_PX, D.MASK_STRIDE_PX))) > 0.3
+    diff = np.abs(fakes[1].astype(int) - reals[1]).sum(axis=2)
+    assert diff[inside].mean() > diff[~inside].mean()
+
+
+def test_h264_clip_keeps_every_frame() -> None:
+    pytest.importorskip("av")
+    from unmask.training.faces_video import h264_clip
+
+    frames, _, _ = _talking_frames(10)
+    frames = [np.ascontiguousarray(f[:64, :96]) for f in frames]
+    coded = h264_clip(frames, 25.0, 30)
+    assert len(coded) == len(frames) and coded[0].shape == frames[0].shape
+    assert 0 < np.abs(coded[5].astype(int) - frames[5]).mean() < 40
+
+
+def test_video_pairs_dataset_items() -> None:
+    from unmask.training.faces_video import SIZE_PX, VideoSbiPairs
+
+    rng = np.random.default_rng(0)
+    n, g = 5, SIZE_PX // D.MASK_STRIDE_PX
+    pairs = {"real": rng.integers(0, 255, (n, SIZE_PX, SIZE_PX, 3), dtype=np.uint8),
+             "fake": rng.integers(0, 255, (n, SIZE_PX, SIZE_PX, 3), dtype=np.uint8),
+             "target": rng.random((n, g, g)).astype(np.float16)}
+    val = VideoSbiPairs(pairs, np.array([1, 3]))
+    assert len(val) == 2
+    x, t = val[1]
+    assert x.shape == (2, 3, SIZE_PX, SIZE_PX) and t.shape == (2, 1, g, g)
+    assert np.array_equal(x[0].permute(1, 2, 0).numpy(), pairs["real"][3]) and float(t[0].abs().sum()) == 0.0
+    train = VideoSbiPairs(pairs, np.arange(n), length=17)
+    assert len(train) == 17
+    x, t = train[16]
+    assert x.dtype == torch.uint8 and x.shape == (2, 3, SIZE_PX, SIZE_PX) and 0 <= float(t.min()) and float(t.max()) <= 1.01

@@ -250,7 +250,7 @@ def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
 
 
 CODEC_SHARE = 0.5  # share of crops that go through the video branch of ``degrade`` (faces-run2)
-DEGRADE_MODES = ("chain", "chain-nocodec", "video", "none")
+DEGRADE_MODES = ("chain", "chain-nocodec", "video", "geometry", "none")
 
 
 def h264(img: np.ndarray, crf: int, prev: np.ndarray | None = None) -> np.ndarray:
@@ -311,7 +311,8 @@ def degrade(img: np.ndarray, mask: np.ndarray | None, rng: random.Random,
 
     ``mode``: "chain" (training), "chain-nocodec" (faces-run1's chain, without
     the video branch), "video" (geometry, then always 0.3-0.6x + H.264 CRF
-    26-34: the degraded validation set), "none" (returned unchanged).
+    26-34: the degraded validation set), "geometry" (jitter and flip only: for crops
+    that are already coded, such as ``faces_video``'s), "none" (returned unchanged).
     """
     if mode not in DEGRADE_MODES:
         raise ValueError(f"unknown degrade mode {mode!r}")
@@ -327,6 +328,8 @@ def degrade(img: np.ndarray, mask: np.ndarray | None, rng: random.Random,
     if rng.random() < 0.5:
         img = img[:, ::-1]
         mask = None if mask is None else mask[:, ::-1]
+    if mode == "geometry":
+        return np.ascontiguousarray(img), None if mask is None else np.ascontiguousarray(mask)
     if mode == "video":
         img = video_degrade(np.ascontiguousarray(img), rng, low_res=(0.3, 0.6), crf=(26, 34))
         return np.ascontiguousarray(img), None if mask is None else np.ascontiguousarray(mask)

@@ -129,3 +129,52 @@ def load_imagenet(model: FaceSwapNet, path: Path | None = None) -> int:
     if unexpected or any(k.startswith("features.") for k in missing):
         raise RuntimeError(f"ImageNet weights do not fit: unexpected {unexpected[:3]}, missing {missing[:3]}")
     return len(backbone)
+
+
+def load_onnx(model: FaceSwapNet, path: Path) -> int:
+    """Load the weights of an exported ``face-swap.onnx`` back into ``model``; returns how many convolutions were set.
+
+    Shipped weights are kept as ONNX only, and the exporter folds every BatchNorm into the convolution before it.
+    Each folded convolution goes back as the convolution's weight, and its bias becomes the BatchNorm's shift, with
+    scale 1, mean 0 and variance ``1 - eps`` (an identity). The network then computes what the ONNX graph computes,
+    *as long as BatchNorm stays in eval mode*: fine-tune such a model with ``freeze_batchnorm``.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    modules = list(model.modules())
+    pairs: list[tuple[nn.Conv2d, nn.BatchNorm2d | None]] = []
+    for i, m in enumerate(modules):
+        if isinstance(m, nn.Conv2d):
+            nxt = modules[i + 1] if i + 1 < len(modules) else None
+            pairs.append((m, nxt if isinstance(nxt, nn.BatchNorm2d) else None))
+    if len(pairs) != len(convs):
+        raise ValueError(f"{path}: {len(convs)} convolutions in the graph, {len(pairs)} in the network")
+    with torch.no_grad():
+        for (conv, bn), node in zip(pairs, convs):
+            w = torch.from_numpy(inits[node.input[1]].copy())
+            b = torch.from_numpy(inits[node.input[2]].copy()) if len(node.input) > 2 else torch.zeros(w.shape[0])
+            if w.shape != conv.weight.shape:
+                raise ValueError(f"{path}: convolution {node.name} has shape {tuple(w.shape)}, expected {tuple(conv.weight.shape)}")
+            conv.weight.copy_(w)
+            if bn is None:
+                conv.bias.copy_(b)
+            else:
+                bn.weight.fill_(1.0)
+                bn.bias.copy_(b)
+                bn.running_mean.zero_()
+                bn.running_var.fill_(1.0 - bn.eps)
+        gemm = next(n for n in graph.node if n.op_type == "Gemm")
+        model.classifier[1].weight.copy_(torch.from_numpy(inits[gemm.input[1]].copy()).reshape(1, -1))
+        model.classifier[1].bias.copy_(torch.from_numpy(inits[gemm.input[2]].copy()).reshape(1))
+    return len(pairs)
+
+
+def freeze_batchnorm(model: nn.Module) -> None:
+    """Put every BatchNorm in eval mode (running statistics used and kept) while the rest trains."""
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eval()

@@ -108,8 +108,13 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
     p.add_argument("--init", type=Path, help="start from this checkpoint's weights (fine-tuning; new optimiser and schedule)")
     p.add_argument("--warmup", type=int, default=200, help="linear warm-up steps (at most a tenth of all steps)")
-    p.add_argument("--select", choices=("val", "video"), default="val",
-                   help="best.pt by AUC on the calib pairs after the run1 chain (val) or after 0.3-0.6x + H.264 (video)")
+    p.add_argument("--init-onnx", type=Path, help="start from an exported face-swap.onnx (BatchNorm folded, so frozen)")
+    p.add_argument("--freeze-bn", action="store_true", help="BatchNorm in eval mode throughout (implied by --init-onnx)")
+    p.add_argument("--video-pairs", type=Path, help="self-blends coded as whole clips (python -m unmask.training.faces_video)")
+    p.add_argument("--video-share", type=float, default=0.5, help="share of each epoch's items drawn from --video-pairs")
+    p.add_argument("--select", choices=("val", "video", "clips", "mix"), default="val",
+                   help="best.pt by AUC on the calib pairs after the run1 chain (val) or after 0.3-0.6x + H.264 (video), "
+                        "on --video-pairs' held-out clips (clips), or the mean of video and clips (mix)")
     p.add_argument("--tiny", action="store_true", help="a few items, one epoch: checks the pipeline end to end")
     return p
 
@@ -127,8 +132,13 @@ def run(args: argparse.Namespace) -> int:
     from torch.nn import functional as F
 
     from unmask.training import faces_data as D
-    from unmask.training.faces_model import build, load_imagenet
+    from unmask.training.faces_model import build, freeze_batchnorm, load_imagenet, load_onnx
 
+    import cv2
+
+    # no OpenCV thread pool in this process: DataLoader workers are forked from it, and a pool created before the
+    # fork (the validation pairs use OpenCV) deadlocks them
+    cv2.setNumThreads(1)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     random.seed(args.seed)
@@ -144,18 +154,47 @@ def run(args: argparse.Namespace) -> int:
     (out / "split.json").write_text(json.dumps({k: cache.file[v].tolist() for k, v in split.items()}, indent=0))
     config = {"arch": "mobilenet_v2", "size_px": args.size, "mask_stride_px": D.MASK_STRIDE_PX, "dropout": 0.2,
               "imagenet_init": not args.no_imagenet, **({"init": str(args.init)} if args.init else {})}
+    if args.init_onnx:
+        config["init_onnx"] = str(args.init_onnx)
+        config["batchnorm_folded"] = True  # identity BatchNorms (faces_model.load_onnx): eval mode only
+    freeze_bn = args.freeze_bn or bool(args.init_onnx)
     model = build(config)
-    if args.init and not args.resume:
+    if args.init_onnx and not args.resume:
+        load_onnx(model, args.init_onnx)
+    elif args.init and not args.resume:
         model.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=True)["state_dict"])
     elif not args.no_imagenet and not args.resume:
         load_imagenet(model)
     model = model.to(memory_format=torch.channels_last)
+
+    def train_mode() -> None:
+        model.train()
+        if freeze_bn:
+            freeze_batchnorm(model)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
 
     train_ds = D.SbiPairs(cache, split["train"], seed=args.seed)
     # the same fixed pairs as faces-run1's validation (its chain, no codec) and a degraded copy (low-res + H.264)
     val_ds = D.SbiPairs(cache, split["calib"], seed=args.seed + 1000, fixed=True, mode="chain-nocodec")
     val_video_ds = D.SbiPairs(cache, split["calib"], seed=args.seed + 1000, fixed=True, mode="video")
+    clip_dl = None
+    if args.video_pairs:
+        from torch.utils.data import ConcatDataset
+
+        from unmask.training.faces_video import VideoSbiPairs, load_pairs
+
+        pairs = load_pairs(args.video_pairs)
+        n_video = round(len(train_ds) * args.video_share / max(1e-6, 1.0 - args.video_share))
+        video_train = VideoSbiPairs(pairs, np.flatnonzero(pairs["split"] == "train"), length=n_video, seed=args.seed)
+        clip_val = np.flatnonzero(pairs["split"] == "val")
+        if args.tiny:
+            video_train.length, clip_val = 8, clip_val[:8]
+        train_ds = ConcatDataset([train_ds, video_train])
+        clip_dl = _batches(VideoSbiPairs(pairs, clip_val), 32, 0, shuffle=False)
+        _log(out, f"video pairs {args.video_pairs}: {int((pairs['split'] == 'train').sum())} train, {len(clip_val)} held out; "
+                  f"{n_video} per epoch")
+    elif args.select in ("clips", "mix"):
+        raise SystemExit("--select clips/mix needs --video-pairs")
     train_dl = _batches(train_ds, args.batch, args.workers, shuffle=True)
     val_dl = _batches(val_ds, 32, 0, shuffle=False)
     val_video_dl = _batches(val_video_ds, 32, 0, shuffle=False)
@@ -177,7 +216,17 @@ def run(args: argparse.Namespace) -> int:
 
     from unmask.training.train_images import auc
 
+    def clip_auc() -> float:
+        if clip_dl is None:
+            return float("nan")
+        clip_labels, clip_logits, _ = predict(model, clip_dl)
+        return auc(clip_labels, clip_logits)
+
+    if epoch0 == 0 and (args.init or args.init_onnx):  # the starting point on the same validation sets
+        _log(out, f"before training: val AUC {auc(*predict(model, val_dl)[:2]):.4f}, "
+                  f"video val AUC {auc(*predict(model, val_video_dl)[:2]):.4f}, clips AUC {clip_auc():.4f}")
     for epoch in range(epoch0, args.epochs):
+        train_mode()
         t0, losses = time.time(), []
         for x, t, y in train_dl:
             lr = args.lr * min(1.0, (step + 1) / max(1, warmup)) * 0.5 * (1 + math.cos(math.pi * min(step, total_steps) / total_steps))
@@ -200,19 +249,21 @@ def run(args: argparse.Namespace) -> int:
         val_auc = auc(labels, logits)
         video_labels, video_logits, _ = predict(model, val_video_dl)
         val_video_auc = auc(video_labels, video_logits)
-        score = val_video_auc if args.select == "video" else val_auc
+        val_clip_auc = clip_auc()
+        score = {"val": val_auc, "video": val_video_auc, "clips": val_clip_auc,
+                 "mix": 0.5 * (val_video_auc + val_clip_auc)}[args.select]
         m = np.mean(losses, axis=0)
         history.append({"epoch": epoch + 1, "step": step, "train_cls": float(m[0]), "train_mask": float(m[1]),
-                        "val_auc": val_auc, "val_video_auc": val_video_auc, "val_mask_bce": val_mask,
+                        "val_auc": val_auc, "val_video_auc": val_video_auc, "val_clip_auc": val_clip_auc, "val_mask_bce": val_mask,
                         "epoch_s": time.time() - t0})
         _log(out, f"epoch {epoch + 1} done in {time.time() - t0:.0f} s: train cls {m[0]:.4f}, val AUC {val_auc:.4f}, "
-                  f"video val AUC {val_video_auc:.4f}, "
+                  f"video val AUC {val_video_auc:.4f}, clips AUC {val_clip_auc:.4f}, "
                   f"val mask BCE {val_mask:.4f}")
         weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         if score > best:
             best = score
             torch.save({"config": config, "state_dict": weights, "epoch": epoch + 1, "val_auc": val_auc,
-                        "val_video_auc": val_video_auc, "select": args.select}, out / "best.pt.tmp")
+                        "val_video_auc": val_video_auc, "val_clip_auc": val_clip_auc, "select": args.select}, out / "best.pt.tmp")
             (out / "best.pt.tmp").replace(out / "best.pt")
             np.savez(out / "val.npz", labels=labels, logits=logits)
         torch.save({"config": config, "state_dict": weights, "optimizer": opt.state_dict(), "epoch": epoch + 1,
