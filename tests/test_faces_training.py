@@ -261,3 +261,43 @@ def test_video_pairs_dataset_items() -> None:
     assert len(train) == 17
     x, t = train[16]
     assert x.dtype == torch.uint8 and x.shape == (2, 3, SIZE_PX, SIZE_PX) and 0 <= float(t.min()) and float(t.max()) <= 1.01
+
+
+def test_self_blend_with_a_redrawn_source_matches_colours_and_keeps_the_outside() -> None:
+    import cv2
+
+    img, lm = _face()
+    # another rendering of the face: smoother (a decoder's texture) and brighter
+    redrawn = np.clip(cv2.GaussianBlur(img, (0, 0), 3).astype(int) + 40, 0, 255).astype(np.uint8)
+    fake, mask = D.self_blend(img, lm, random.Random(7), kind="face", source=redrawn)
+    outside = mask == 0
+    assert np.array_equal(fake[outside], img[outside])
+    inside = mask > 0.9
+    assert np.abs(fake.astype(int) - img)[inside].mean() > 1.0
+    # the swapper's colour matching: inside the mask the source's channel means move to the face's
+    matched = D.colour_transfer(redrawn, img, mask)
+    region = mask > 0.5  # where colour_transfer measures
+    for c in range(3):
+        assert abs(redrawn[..., c][region].mean() - img[..., c][region].mean()) > 20
+        assert abs(matched[..., c][region].mean() - img[..., c][region].mean()) < 1.0
+
+
+def test_autoencoder_redraws_a_crop_at_its_size() -> None:
+    from unmask.training.faces_recon import SIZE_PX, build_autoencoder, reconstruct
+
+    ae = build_autoencoder().eval()
+    imgs = np.random.default_rng(0).integers(0, 255, (3, SIZE_PX, SIZE_PX, 3), dtype=np.uint8)
+    out = reconstruct(ae, imgs, batch=2)
+    assert out.shape == imgs.shape and out.dtype == np.uint8
+
+
+def test_sbi_pairs_use_the_redrawn_source_when_asked() -> None:
+    img, lm = _face()
+    cache = D.FaceCache(np.stack([img]), np.stack([lm]).astype(np.float32), np.array(["a:1"]), np.array(["a"]), np.array(["x.jpg"]))
+    redrawn = np.full_like(img, 128)
+    plain = D.SbiPairs(cache, np.array([0]), seed=3, fixed=True, mode="none")[0][0]
+    again = D.SbiPairs(cache, np.array([0]), seed=3, fixed=True, mode="none", recon=redrawn[None], p_recon=0.0)[0][0]
+    swapped = D.SbiPairs(cache, np.array([0]), seed=3, fixed=True, mode="none", recon=redrawn[None], p_recon=1.0)[0][0]
+    assert torch.equal(plain[0], swapped[0])  # the real crop is the same
+    assert not torch.equal(plain[1], swapped[1])  # the fake comes from the redrawn face
+    assert again.shape == plain.shape

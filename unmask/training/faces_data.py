@@ -204,7 +204,12 @@ def source_transform(img: np.ndarray, rng: random.Random) -> np.ndarray:
         x = cv2.addWeighted(x, 1 + rng.uniform(0.3, 1.0), blur, -rng.uniform(0.3, 1.0), 0)
     elif r < 0.9:
         x = cv2.GaussianBlur(x, (0, 0), rng.uniform(0.5, 1.5))
-    # position: SBI translates the source up to 3 % horizontally, 1.5 % vertically, scales 0.95-1.05
+    return shift_source(x, rng)
+
+
+def shift_source(x: np.ndarray, rng: random.Random) -> np.ndarray:
+    """The source's position: SBI translates it up to 3 % horizontally, 1.5 % vertically, scales 0.95-1.05."""
+    s = x.shape[0]
     scale = rng.uniform(0.95, 1.0 / 0.95)
     m = cv2.getRotationMatrix2D((s / 2, s / 2), 0.0, scale)
     m[0, 2] += rng.uniform(-0.03, 0.03) * s
@@ -212,18 +217,37 @@ def source_transform(img: np.ndarray, rng: random.Random) -> np.ndarray:
     return cv2.warpAffine(x, m, (s, s), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
 
 
-def self_blend(img: np.ndarray, lm: np.ndarray, rng: random.Random, kind: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+def colour_transfer(src: np.ndarray, dst: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``src`` with each channel's mean and spread inside ``mask`` moved to ``dst``'s (a swapper's colour matching)."""
+    w = (mask > 0.5).astype(bool)
+    if w.sum() < 16:
+        return src
+    x = src.astype(np.float32)
+    for c in range(3):
+        a, b = x[..., c][w], dst[..., c][w].astype(np.float32)
+        x[..., c] = (x[..., c] - a.mean()) * (b.std() + 1.0) / (a.std() + 1.0) + b.mean()
+    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+
+
+def self_blend(img: np.ndarray, lm: np.ndarray, rng: random.Random, kind: str | None = None,
+               source: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(fake uint8 (S, S, 3), mask float32 (S, S) in [0, 1]) from one real crop ``img`` and its landmarks.
 
     ``fake = source * r * M + img * (1 - r * M)`` with ``source`` the altered
     copy, ``M`` the deformed hull mask and ``r`` a blend ratio; outside ``M > 0``
     the fake equals ``img`` exactly. The returned mask is ``M`` (before ``r``).
+    With ``source`` (the same face redrawn by a decoder, ``faces_recon``) that
+    face is colour-matched to ``img`` inside the mask and shifted as SBI shifts
+    its copy, instead of ``source_transform``'s recolouring and filtering.
     """
     if kind is None:
         kind = "lower" if rng.random() < LOWER_FACE_SHARE else rng.choice(HULL_KINDS)
     mask = blend_mask(lm, img.shape[0], kind, rng)
     ratio = rng.choice((0.5, 0.75, 1.0, 1.0, 1.0, 1.0))
-    src = source_transform(img, rng).astype(np.float32)
+    if source is None:
+        src = source_transform(img, rng).astype(np.float32)
+    else:
+        src = shift_source(colour_transfer(source, img, mask), rng).astype(np.float32)
     w = (mask * ratio)[..., None]
     fake = np.where(w > 0, np.clip(np.rint(src * w + img.astype(np.float32) * (1 - w)), 0, 255), img)
     return fake.astype(np.uint8), mask
@@ -360,10 +384,10 @@ def degrade(img: np.ndarray, mask: np.ndarray | None, rng: random.Random,
     return np.ascontiguousarray(img), None if mask is None else np.ascontiguousarray(mask)
 
 
-def make_pair(img: np.ndarray, lm: np.ndarray, rng: random.Random,
-              mode: str = "chain") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def make_pair(img: np.ndarray, lm: np.ndarray, rng: random.Random, mode: str = "chain",
+              source: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(real, fake) uint8 (S, S, 3) after independent draws of ``degrade`` (``mode``), and the fake's boundary target."""
-    fake, mask = self_blend(img, lm, rng)
+    fake, mask = self_blend(img, lm, rng, source=source)
     real, _ = degrade(img, None, rng, mode)
     fake, mask = degrade(fake, mask, rng, mode)
     return real, fake, boundary_target(mask)
@@ -379,8 +403,9 @@ class SbiPairs(_Dataset):
     """Item ``i``: (real, fake) uint8 (2, 3, S, S) and boundary targets (2, 1, S/8, S/8), fresh SBI every epoch."""
 
     def __init__(self, cache: FaceCache, indices: np.ndarray, seed: int = 0, fixed: bool = False,
-                 mode: str = "chain") -> None:
+                 mode: str = "chain", recon: np.ndarray | None = None, p_recon: float = 0.0) -> None:
         self.cache, self.indices, self.seed, self.fixed, self.mode = cache, np.asarray(indices), seed, fixed, mode
+        self.recon, self.p_recon = recon, p_recon  # faces_recon's redrawn faces, the source of p_recon of the fakes
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -393,7 +418,8 @@ class SbiPairs(_Dataset):
         # fixed=True (validation) draws the same fake for an item every time
         seed = (self.seed, k) if self.fixed else (self.seed, self.epoch, k, random.getrandbits(32))
         rng = random.Random(hash(seed))
-        real, fake, target = make_pair(self.cache.images[k], self.cache.landmarks[k], rng, self.mode)
+        source = self.recon[k] if self.recon is not None and rng.random() < self.p_recon else None
+        real, fake, target = make_pair(self.cache.images[k], self.cache.landmarks[k], rng, self.mode, source)
         x = torch.from_numpy(np.stack([real, fake])).permute(0, 3, 1, 2).contiguous()
         t = torch.from_numpy(np.stack([np.zeros_like(target), target]))[:, None]
         return x, t

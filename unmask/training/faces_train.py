@@ -110,6 +110,9 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=200, help="linear warm-up steps (at most a tenth of all steps)")
     p.add_argument("--init-onnx", type=Path, help="start from an exported face-swap.onnx (BatchNorm folded, so frozen)")
     p.add_argument("--freeze-bn", action="store_true", help="BatchNorm in eval mode throughout (implied by --init-onnx)")
+    p.add_argument("--recon", type=Path, help="faces redrawn by an autoencoder (python -m unmask.training.faces_recon): "
+                                                  "the source of --p-recon of the self-blends")
+    p.add_argument("--p-recon", type=float, default=0.5)
     p.add_argument("--video-pairs", type=Path, help="self-blends coded as whole clips (python -m unmask.training.faces_video)")
     p.add_argument("--video-share", type=float, default=0.5, help="share of each epoch's items drawn from --video-pairs")
     p.add_argument("--select", choices=("val", "video", "clips", "mix"), default="val",
@@ -173,7 +176,13 @@ def run(args: argparse.Namespace) -> int:
             freeze_batchnorm(model)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
 
-    train_ds = D.SbiPairs(cache, split["train"], seed=args.seed)
+    recon = np.load(args.recon)["recon"] if args.recon else None
+    if recon is not None and recon.shape != cache.images.shape:
+        raise SystemExit(f"{args.recon}: {recon.shape} does not match the cache's {cache.images.shape}")
+    train_ds = D.SbiPairs(cache, split["train"], seed=args.seed, recon=recon, p_recon=args.p_recon)
+    # calib identities blended with their redrawn faces (the autoencoder never saw them), run1's chain
+    recon_dl = None if recon is None else _batches(
+        D.SbiPairs(cache, split["calib"], seed=args.seed + 2000, fixed=True, mode="chain-nocodec", recon=recon, p_recon=1.0), 32, 0, shuffle=False)
     # the same fixed pairs as faces-run1's validation (its chain, no codec) and a degraded copy (low-res + H.264)
     val_ds = D.SbiPairs(cache, split["calib"], seed=args.seed + 1000, fixed=True, mode="chain-nocodec")
     val_video_ds = D.SbiPairs(cache, split["calib"], seed=args.seed + 1000, fixed=True, mode="video")
@@ -216,6 +225,9 @@ def run(args: argparse.Namespace) -> int:
 
     from unmask.training.train_images import auc
 
+    def recon_auc() -> float:
+        return float("nan") if recon_dl is None else auc(*predict(model, recon_dl)[:2])
+
     def clip_auc() -> float:
         if clip_dl is None:
             return float("nan")
@@ -224,7 +236,8 @@ def run(args: argparse.Namespace) -> int:
 
     if epoch0 == 0 and (args.init or args.init_onnx):  # the starting point on the same validation sets
         _log(out, f"before training: val AUC {auc(*predict(model, val_dl)[:2]):.4f}, "
-                  f"video val AUC {auc(*predict(model, val_video_dl)[:2]):.4f}, clips AUC {clip_auc():.4f}")
+                  f"video val AUC {auc(*predict(model, val_video_dl)[:2]):.4f}, clips AUC {clip_auc():.4f}, "
+                  f"recon AUC {recon_auc():.4f}")
     for epoch in range(epoch0, args.epochs):
         train_mode()
         t0, losses = time.time(), []
@@ -250,20 +263,23 @@ def run(args: argparse.Namespace) -> int:
         video_labels, video_logits, _ = predict(model, val_video_dl)
         val_video_auc = auc(video_labels, video_logits)
         val_clip_auc = clip_auc()
+        val_recon_auc = recon_auc()
         score = {"val": val_auc, "video": val_video_auc, "clips": val_clip_auc,
                  "mix": 0.5 * (val_video_auc + val_clip_auc)}[args.select]
         m = np.mean(losses, axis=0)
         history.append({"epoch": epoch + 1, "step": step, "train_cls": float(m[0]), "train_mask": float(m[1]),
-                        "val_auc": val_auc, "val_video_auc": val_video_auc, "val_clip_auc": val_clip_auc, "val_mask_bce": val_mask,
+                        "val_auc": val_auc, "val_video_auc": val_video_auc, "val_clip_auc": val_clip_auc,
+                        "val_recon_auc": val_recon_auc, "val_mask_bce": val_mask,
                         "epoch_s": time.time() - t0})
         _log(out, f"epoch {epoch + 1} done in {time.time() - t0:.0f} s: train cls {m[0]:.4f}, val AUC {val_auc:.4f}, "
-                  f"video val AUC {val_video_auc:.4f}, clips AUC {val_clip_auc:.4f}, "
+                  f"video val AUC {val_video_auc:.4f}, clips AUC {val_clip_auc:.4f}, recon AUC {val_recon_auc:.4f}, "
                   f"val mask BCE {val_mask:.4f}")
         weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         if score > best:
             best = score
             torch.save({"config": config, "state_dict": weights, "epoch": epoch + 1, "val_auc": val_auc,
-                        "val_video_auc": val_video_auc, "val_clip_auc": val_clip_auc, "select": args.select}, out / "best.pt.tmp")
+                        "val_video_auc": val_video_auc, "val_clip_auc": val_clip_auc, "val_recon_auc": val_recon_auc,
+                        "select": args.select}, out / "best.pt.tmp")
             (out / "best.pt.tmp").replace(out / "best.pt")
             np.savez(out / "val.npz", labels=labels, logits=logits)
         torch.save({"config": config, "state_dict": weights, "optimizer": opt.state_dict(), "epoch": epoch + 1,
