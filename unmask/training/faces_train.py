@@ -11,6 +11,11 @@ ONNX file, calibrates it and measures false positives on held-out identities.
   Platt slope, threshold) and *report* (false-positive rate only).
 - Each training item is one real crop and a fresh SBI fake of it
   (``faces_data.make_pair``), both through the same degradation distribution.
+- Optional other fakes (2026-12, measured in the model card, not in the shipped
+  weights): ``--video-pairs`` mixes in self-blends pasted into real talking clips
+  and coded as whole videos (``faces_video``); ``--recon`` blends faces redrawn by
+  a small autoencoder (``faces_recon``) instead of SBI's recoloured copy.
+  ``--init-onnx`` fine-tunes the shipped ONNX weights (BatchNorm folded, so frozen).
 - Loss: BCE of the face logit + ``--mask-weight`` x BCE of the stride-8
   blending-boundary map (zero on reals).
 - Validation after every epoch: AUC of real vs fixed SBI fakes of the calib
@@ -131,13 +136,12 @@ def run(args: argparse.Namespace) -> int:
     """Train as ``args`` (from ``add_arguments``) says; returns 0."""
     import random
 
+    import cv2
     import torch
     from torch.nn import functional as F
 
     from unmask.training import faces_data as D
     from unmask.training.faces_model import build, freeze_batchnorm, load_imagenet, load_onnx
-
-    import cv2
 
     # no OpenCV thread pool in this process: DataLoader workers are forked from it, and a pool created before the
     # fork (the validation pairs use OpenCV) deadlocks them
@@ -174,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
         model.train()
         if freeze_bn:
             freeze_batchnorm(model)
+
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
 
     recon = np.load(args.recon)["recon"] if args.recon else None
@@ -229,10 +234,7 @@ def run(args: argparse.Namespace) -> int:
         return float("nan") if recon_dl is None else auc(*predict(model, recon_dl)[:2])
 
     def clip_auc() -> float:
-        if clip_dl is None:
-            return float("nan")
-        clip_labels, clip_logits, _ = predict(model, clip_dl)
-        return auc(clip_labels, clip_logits)
+        return float("nan") if clip_dl is None else auc(*predict(model, clip_dl)[:2])
 
     if epoch0 == 0 and (args.init or args.init_onnx):  # the starting point on the same validation sets
         _log(out, f"before training: val AUC {auc(*predict(model, val_dl)[:2]):.4f}, "
