@@ -219,7 +219,7 @@ def shift_source(x: np.ndarray, rng: random.Random) -> np.ndarray:
 
 def colour_transfer(src: np.ndarray, dst: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """``src`` with each channel's mean and spread inside ``mask`` moved to ``dst``'s (a swapper's colour matching)."""
-    w = (mask > 0.5).astype(bool)
+    w = mask > 0.5
     if w.sum() < 16:
         return src
     x = src.astype(np.float32)
