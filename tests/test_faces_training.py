@@ -221,8 +221,8 @@ def test_clip_pairs_blend_the_same_region_on_every_frame_and_code_the_clip() -> 
     pytest.importorskip("av")
     from unmask.training import faces_video as V
 
-    frames, points, _ = _talking_frames(12)
-    lm = _face()[1] * (V.SIZE_PX / SIZE)  # a plausible hull at the crop's scale
+    frames, points, lm = _talking_frames(12)
+    lm = lm * (V.SIZE_PX / SIZE)  # a plausible hull at the crop's scale
     reals, fakes, targets = V.clip_pairs(frames, points, 25.0, lm, random.Random(0), every=3)
     assert len(reals) == len(fakes) == len(targets) == 4
     assert reals[0].shape == (V.SIZE_PX, V.SIZE_PX, 3) and targets[0].shape == (V.SIZE_PX // D.MASK_STRIDE_PX,) * 2
@@ -233,13 +233,11 @@ def test_clip_pairs_blend_the_same_region_on_every_frame_and_code_the_clip() -> 
     assert diff[inside].mean() > diff[~inside].mean()
 
 
-def test_h264_clip_keeps_every_frame() -> None:
+def test_h264_frames_keeps_every_frame_of_a_clip() -> None:
     pytest.importorskip("av")
-    from unmask.training.faces_video import h264_clip
-
     frames, _, _ = _talking_frames(10)
     frames = [np.ascontiguousarray(f[:64, :96]) for f in frames]
-    coded = h264_clip(frames, 25.0, 30)
+    coded = D.h264_frames(frames, 30, tune=None)
     assert len(coded) == len(frames) and coded[0].shape == frames[0].shape
     assert 0 < np.abs(coded[5].astype(int) - frames[5]).mean() < 40
 

@@ -277,6 +277,35 @@ CODEC_SHARE = 0.5  # share of crops that go through the video branch of ``degrad
 DEGRADE_MODES = ("chain", "chain-nocodec", "video", "geometry", "none")
 
 
+def h264_frames(frames: list[np.ndarray], crf: int, *, rate: int = 25, tune: str | None = "zerolatency") -> list[np.ndarray]:
+    """RGB ``frames`` (equal, even sides) coded by libx264 (veryfast, 4:2:0, one thread) at ``crf``, then decoded.
+
+    One in-memory round trip for a single crop (``h264``) and for a whole clip
+    (``faces_video``, ``tune=None``: B-frames and look-ahead, as a video file has).
+    """
+    import io
+
+    import av
+
+    h, w = frames[0].shape[:2]
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as c:
+        st = c.add_stream("libx264", rate=rate)
+        st.width, st.height, st.pix_fmt = w, h, "yuv420p"
+        st.options = {"crf": str(int(crf)), "preset": "veryfast", **({"tune": tune} if tune else {})}
+        st.codec_context.thread_count = 1
+        for i, im in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(im), format="rgb24")
+            vf.pts = i
+            for pkt in st.encode(vf):
+                c.mux(pkt)
+        for pkt in st.encode():
+            c.mux(pkt)
+    buf.seek(0)
+    with av.open(buf) as c:
+        return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+
+
 def h264(img: np.ndarray, crf: int, prev: np.ndarray | None = None) -> np.ndarray:
     """``img`` after libx264 (veryfast, 4:2:0, like ``unmask eval --perturb h264``) at ``crf``.
 
@@ -284,26 +313,7 @@ def h264(img: np.ndarray, crf: int, prev: np.ndarray | None = None) -> np.ndarra
     prediction, as most frames of a video), else as one I-frame. Dimensions are
     cropped to even numbers by the caller. About 5-10 ms for a 160 px crop.
     """
-    import io
-
-    import av
-
-    h, w = img.shape[:2]
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="mp4") as c:
-        st = c.add_stream("libx264", rate=25)
-        st.width, st.height, st.pix_fmt = w, h, "yuv420p"
-        st.options = {"crf": str(int(crf)), "preset": "veryfast", "tune": "zerolatency"}
-        st.codec_context.thread_count = 1
-        for im in ([prev] if prev is not None else []) + [img]:
-            for pkt in st.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(im), format="rgb24")):
-                c.mux(pkt)
-        for pkt in st.encode():
-            c.mux(pkt)
-    buf.seek(0)
-    with av.open(buf) as c:
-        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
-    return frames[-1]
+    return h264_frames(([prev] if prev is not None else []) + [img], crf)[-1]
 
 
 def video_degrade(img: np.ndarray, rng: random.Random, *, low_res: tuple[float, float] = (0.3, 1.0),

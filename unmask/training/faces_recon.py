@@ -1,6 +1,6 @@
 """Faces redrawn by a small autoencoder, as a second kind of source for self-blending (``face-swap``).
 
-    python -m unmask.training.faces_recon [--minutes 12] [--out out/faces-cache/recon160.npz]
+    python -m unmask.training.faces_recon [--minutes 8] [--out out/faces-cache/recon160.npz]
 
 Why: SBI's source is the face itself, recoloured, re-sharpened or blurred, so the model learns the seam. A
 face swapper's source is a face *drawn by a decoder* (DeepFaceLab/DeepFaceLive: an autoencoder whose decoder
@@ -8,8 +8,9 @@ up-samples by pixel shuffle), colour-transferred and blended in with a soft mask
 invisible while the skin inside has the decoder's texture: smooth, waxy, with up-sampling traces. The dev
 set's DeepFaceLive swaps look like that, and the shipped model, trained on SBI, is near chance on them.
 
-Here one autoencoder of that design (four stride-2 convolutions to a 10 x 10 x 64 code, four pixel-shuffle
-up-sampling blocks back to 160 px) is trained for a few minutes on the *training* identities' aligned crops
+Here one autoencoder of that design (by default two stride-2 convolutions to a 40 x 40 x 16 code, two
+pixel-shuffle up-sampling blocks back to 160 px; four stages to a 10 x 10 code redraw only a blur after minutes of
+CPU training) is trained for a few minutes on the *training* identities' aligned crops
 (``faces_data``'s cache and split), then redraws every crop of the cache. ``faces_data.self_blend`` can take
 the redrawn face as its source (``source=``): its colours are moved to the real face's inside the mask (per
 channel mean and spread, DeepFaceLab's "rct" idea) before blending, so only texture and the seam are left.
@@ -30,7 +31,7 @@ import numpy as np
 SIZE_PX = 160
 
 
-def build_autoencoder(downs: int = 4, code: int = 64):
+def build_autoencoder(downs: int = 2, code: int = 16):
     """``downs`` stride-2 convolutions to an S/2^downs grid of ``code`` channels, as many pixel-shuffle blocks back up."""
     import torch
     from torch import nn
@@ -109,10 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=Path("../shared/data/faces"))
     ap.add_argument("--cache", type=Path, default=Path("out/faces-cache"))
     ap.add_argument("--out", type=Path, default=Path("out/faces-cache/recon160.npz"))
-    ap.add_argument("--minutes", type=float, default=12.0)
+    ap.add_argument("--minutes", type=float, default=8.0)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--downs", type=int, default=4, help="stride-2 stages: 4 = a 10 x 10 code (blurry redraws), 2 = 40 x 40")
-    ap.add_argument("--code", type=int, default=64, help="channels of the code")
+    ap.add_argument("--downs", type=int, default=4, help="stride-2 stages: 2 = a 40 x 40 code (faces-run4), 4 = 10 x 10 (blurry redraws)")
+    ap.add_argument("--code", type=int, default=16, help="channels of the code")
     ap.add_argument("--seed", type=int, default=0, help="faces_train's --seed (the same identity split)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)

@@ -29,7 +29,6 @@ Output: one ``.npz`` with ``real``, ``fake`` (N, S, S, 3) uint8, ``target`` (N, 
 from __future__ import annotations
 
 import argparse
-import io
 import random
 import sys
 import time
@@ -44,29 +43,6 @@ from unmask.training import faces_data as D
 
 SIZE_PX = 160
 CRF_RANGE = (20, 32)
-
-
-def h264_clip(frames: list[np.ndarray], fps: float, crf: int) -> list[np.ndarray]:
-    """``frames`` (RGB, even sides) after libx264 at ``crf`` as one clip (veryfast, 4:2:0), decoded again."""
-    import av
-
-    h, w = frames[0].shape[:2]
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="mp4") as c:
-        st = c.add_stream("libx264", rate=max(1, round(fps)))
-        st.width, st.height, st.pix_fmt = w, h, "yuv420p"
-        st.options = {"crf": str(int(crf)), "preset": "veryfast"}
-        st.codec_context.thread_count = 1
-        for i, im in enumerate(frames):
-            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(im), format="rgb24")
-            vf.pts = i
-            for pkt in st.encode(vf):
-                c.mux(pkt)
-        for pkt in st.encode():
-            c.mux(pkt)
-    buf.seek(0)
-    with av.open(buf) as c:
-        return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
 
 
 def crop_to_frame(matrix: np.ndarray) -> np.ndarray:
@@ -115,7 +91,9 @@ def clip_pairs(frames: list[np.ndarray], points: list[np.ndarray | None], fps: f
         real_frames = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in real_frames]
         fake_frames = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in fake_frames]
         scale = size[0] / w
-    real_dec, fake_dec = h264_clip(real_frames, fps, crf), h264_clip(fake_frames, fps, crf)
+    rate = max(1, round(fps))
+    real_dec = D.h264_frames(real_frames, crf, rate=rate, tune=None)
+    fake_dec = D.h264_frames(fake_frames, crf, rate=rate, tune=None)
     reals, fakes, targets = [], [], []
     for i in sorted(masks)[::every]:
         if i >= len(real_dec) or i >= len(fake_dec):
@@ -128,15 +106,16 @@ def clip_pairs(frames: list[np.ndarray], points: list[np.ndarray | None], fps: f
 
 
 def build(data: Path, out: Path, *, train_variants: int, val_variants: int, train_every: int, val_every: int,
-          seed: int = 0, limit: int = 0) -> dict:
+          cache_dir: Path = Path("out/faces-cache"), seed: int = 0, limit: int = 0) -> dict:
     from unmask.eval.lower_face import face_points
     from unmask.testing.talking import read_clip
     from unmask.training import lipsync_calibrate as lc
 
-    cache = D.build_cache(data / "faces", Path("out/faces-cache") / f"crops{SIZE_PX}.npz", SIZE_PX)
+    cache = D.build_cache(data / "faces", cache_dir / f"crops{SIZE_PX}.npz", SIZE_PX)
     train_faces = D.split_identities(cache.identity, seed=0)["train"]  # faces_train's split: hulls from training photos only
-    paths = lc.clip_paths(data)[: limit or None]
-    held = lc.heldout_groups(lc.clip_paths(data))
+    all_paths = lc.clip_paths(data)
+    held = lc.heldout_groups(all_paths)  # the split of every clip, also when --limit takes a few
+    paths = all_paths[: limit or None]
     rows: dict[str, list] = {"real": [], "fake": [], "target": [], "clip": [], "split": []}
     t0 = time.time()
     for n, path in enumerate(paths):
@@ -173,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m unmask.training.faces_video", description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "data")
     ap.add_argument("--out", type=Path, default=Path("out/faces-video/pairs.npz"))
+    ap.add_argument("--cache", type=Path, default=Path("out/faces-cache"), help="faces_train's aligned crops (hull landmarks)")
     ap.add_argument("--train-variants", type=int, default=6, help="fakes (and re-coded reals) per training clip")
     ap.add_argument("--val-variants", type=int, default=2)
     ap.add_argument("--train-every", type=int, default=3, help="keep every n-th frame with a face")
@@ -181,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=0, help="only the first n clips (a quick check)")
     args = ap.parse_args(argv)
     counts = build(args.data, args.out, train_variants=args.train_variants, val_variants=args.val_variants,
-                   train_every=args.train_every, val_every=args.val_every, seed=args.seed, limit=args.limit)
+                   train_every=args.train_every, val_every=args.val_every, cache_dir=args.cache, seed=args.seed,
+                   limit=args.limit)
     print(f"{args.out}: {counts['train']} training pairs, {counts['val']} validation pairs")
     return 0
 

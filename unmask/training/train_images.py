@@ -34,7 +34,6 @@ import numpy as np
 from unmask.training import images_data as D
 
 
-
 def _log(out: Path, msg: str) -> None:
     line = f"[{time.strftime('%H:%M:%S')}] {msg}"
     print(line, flush=True)
