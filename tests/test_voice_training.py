@@ -109,14 +109,14 @@ def test_training_exports_a_calibrated_model(tmp_path):
     import onnxruntime as ort
 
     from unmask.training import voice_train
-    from unmask.training.voice_data import _save
+    from unmask.training.voice_data import COLUMNS, _save
 
     rng = np.random.default_rng(0)
     feats = tmp_path / "feats"
     feats.mkdir()
     for k, speaker in enumerate(["11", "12", "13", "15", "20"]):  # 15 and 20: validation speakers (id % 5 == 0)
         # fakes vary more over time (a constant offset would be removed by the model's mean normalisation)
-        clips = [(rng.standard_normal((120, 60)) * (2.5 if label else 1.0)).astype(np.float16) for label in (0, 1, 1)]
+        clips = [(rng.standard_normal((120, COLUMNS["logspec"].stop)) * (2.5 if label else 1.0)).astype(np.float16) for label in (0, 1, 1)]
         meta = [{"label": label, "method": m, "channel": "none"} for label, m in ((0, "bona fide"), (1, "hifigan-copy"), (1, "world-5ms"))]
         _save(feats / f"s{k}.npz", clips, meta, speaker=speaker)
     weights = tmp_path / "weights"
@@ -153,3 +153,43 @@ def test_training_exports_a_calibrated_model(tmp_path):
         expected = (a.eval()(torch.from_numpy(x)) + other.eval()(torch.from_numpy(x))).numpy() / 2
     got = ort.InferenceSession(str(ens_dir / "voice.onnx"), providers=["CPUExecutionProvider"]).run(None, {"lfcc": x})[0]
     assert np.allclose(got, expected, atol=1e-4) and not np.allclose(got, sess.run(None, {"lfcc": x})[0], atol=1e-3)
+
+    # a log-spectrum member trained beside them, averaged with the exported pair rebuilt from its ONNX file:
+    # one graph with two inputs, and the detector feeds each input its own front end
+    spec_run = tmp_path / "spec"
+    voice_train.main(["--out", str(tmp_path), "--run", "spec", "--features", "logspec", "--minutes", "5", "--max-steps", "20",
+                      "--eval-every", "20", "--shared", "", "--weights-dir", str(tmp_path / "spec-weights")])
+    mixed_dir = tmp_path / "mixed"
+    voice_train.main(["--out", str(tmp_path), "--shared", "", "--weights-dir", str(mixed_dir), "--run", "mixed", "--features", "logspec",
+                      "--ensemble", f"onnx:{ens_dir / 'voice.onnx'},{spec_run / 'best.pt'}"])
+    mixed = ort.InferenceSession(str(mixed_dir / "voice.onnx"), providers=["CPUExecutionProvider"])
+    assert [i.name for i in mixed.get_inputs()] == ["lfcc", "logspec"]
+    spec = VoiceLCNN((16, 24, 32, 48), 96, cmn=True, features="logspec")
+    spec.load_state_dict(torch.load(spec_run / "best.pt", weights_only=True))
+    s = rng.standard_normal((2, 200, 128)).astype(np.float32)
+    with torch.no_grad():
+        expected = (2 * expected + spec.eval()(torch.from_numpy(s)).numpy()) / 3  # flat mean over the three networks
+    assert np.allclose(mixed.run(None, {"lfcc": x, "logspec": s})[0], expected, atol=1e-4)
+
+    from unmask.detectors.voice import LfccModel
+
+    model = LfccModel(weights_dir=mixed_dir)
+    speech = (0.1 * np.sin(2 * np.pi * 150 * np.arange(64000) / 16000)).astype(np.float32)
+    logits = model.window_logits([speech, speech[:32000]])
+    assert logits.shape == (2,) and np.isfinite(logits).all()
+
+
+def test_shipped_voice_onnx_rebuilds_into_torch():
+    """``load_onnx`` gives back the shipped members exactly, so new members can be averaged with them without checkpoints."""
+    import onnxruntime as ort
+
+    from unmask.detectors.voice import WEIGHTS_DIR
+    from unmask.training.voice_model import VoiceEnsemble, load_onnx
+
+    nets = load_onnx(WEIGHTS_DIR / "voice.onnx")
+    sess = ort.InferenceSession(str(WEIGHTS_DIR / "voice.onnx"), providers=["CPUExecutionProvider"])
+    feeds = {i.name: np.random.default_rng(0).standard_normal((3, 250, i.shape[2])).astype(np.float32) for i in sess.get_inputs()}
+    ens = VoiceEnsemble(nets).eval()
+    with torch.no_grad():
+        got = ens(*[torch.from_numpy(feeds[n]) for n in ens.inputs]).numpy()
+    assert np.allclose(got, sess.run(None, feeds)[0], atol=1e-4)

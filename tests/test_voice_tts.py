@@ -15,7 +15,7 @@ import pytest
 
 from unmask.audio import detect_speech
 from unmask.training import voice_tts as vt
-from unmask.training.voice_data import load
+from unmask.training.voice_data import COLUMNS, load
 
 
 def test_sentences_are_plain_english_and_split_between_train_and_validation():
@@ -66,7 +66,7 @@ def _check_two_jobs(engine: str, method: str, tmp_path) -> None:
         vt._job(engine, i, str(feats), 7 + i)
     clips = load(tmp_path)
     assert {c["speaker"] for c in clips} == {f"{engine}-val", engine}
-    assert all(c["label"] == 1 and c["method"] == method and c["feats"].shape[1] == 60 for c in clips)
+    assert all(c["label"] == 1 and c["method"] == method and c["feats"].shape[1] == COLUMNS["logspec"].stop for c in clips)
     assert all(c["val"] == (c["speaker"] == f"{engine}-val") for c in clips)
 
 

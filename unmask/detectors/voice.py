@@ -20,9 +20,11 @@ Pipeline (``VoiceDetector.analyze``):
 Models (``ScanOptions.voice_model``):
 
 - ``None`` / ``"lfcc-lcnn"``: the shipped ONNX model (``weights/voice.onnx``,
-  card ``unmask/models/voice.md``): the mean logit of two LFCC-LCNNs, trained on
-  spoofs made from LibriSpeech (DSP and pretrained-vocoder copy-synthesis, espeak)
-  and, for the second, on Kokoro/hibari TTS too; sha256 checked on load; onnxruntime only.
+  card ``unmask/models/voice.md``): the mean logit of LCNNs trained on spoofs made
+  from LibriSpeech (DSP and pretrained-vocoder copy-synthesis, espeak, neural TTS);
+  each ONNX input names the front end it reads (``unmask.audio.features.FEATURES``:
+  LFCC, log spectrum), so the detector computes exactly those; sha256 checked on
+  load; onnxruntime only.
 - ``"aasist:PATH"``: a published AASIST / AASIST-L checkpoint
   (``unmask.detectors.aasist``; needs torch, the train extra). The windows are the
   published 64,600 samples; probability_fake = softmax(output)[0] because index 1
@@ -48,11 +50,11 @@ import numpy as np
 from unmask.audio import (
     SpeechActivity,
     detect_speech,
-    lfcc,
     normalise_level,
     speech_windows,
     trim_silence,
 )
+from unmask.audio.features import FEATURES
 from unmask.core import Evidence, Finding, Signal, TimelinePoint
 from unmask.detectors._base import (
     DetectorCard,
@@ -74,7 +76,7 @@ HOP_S = 2.0  # 50 % overlap: every second of speech is in two windows
 
 
 class LfccModel:
-    """The shipped LFCC-LCNN ONNX model with its Platt calibration (``weights/voice.json``)."""
+    """The shipped LCNN ONNX model with its Platt calibration (``weights/voice.json``); reads LFCC and/or the log spectrum."""
 
     tag = "lfcc-lcnn"
     window_s = WINDOW_S
@@ -85,16 +87,21 @@ class LfccModel:
         model = load_shipped_model("voice.json", weights_dir=weights_dir, label="voice", threads=1)
         self.session, self.sha256 = model.session, model.sha256
         self.probability = model.probability
+        self.inputs = [i.name for i in self.session.get_inputs()]
+        unknown = [n for n in self.inputs if n not in FEATURES]
+        if unknown:
+            raise UsageError(f"voice model reads unknown features {unknown}", hint=f"known front ends: {sorted(FEATURES)}")
 
     def window_logits(self, windows: list[np.ndarray]) -> np.ndarray:
         """Raw logits (> 0 = synthetic) of level-normalised 16 kHz windows."""
-        feats = [lfcc(w) for w in windows]
+        feats = [{n: FEATURES[n][0](w) for n in self.inputs} for w in windows]
         out = np.zeros(len(feats))
         by_len: dict[int, list[int]] = {}
         for i, f in enumerate(feats):
-            by_len.setdefault(len(f), []).append(i)
+            by_len.setdefault(len(f[self.inputs[0]]), []).append(i)
         for idx in by_len.values():  # one run per window length: all full windows go in one batch
-            out[idx] = self.session.run(None, {"lfcc": np.stack([feats[i] for i in idx])})[0].reshape(-1)
+            batch = {n: np.stack([feats[i][n] for i in idx]) for n in self.inputs}
+            out[idx] = self.session.run(None, batch)[0].reshape(-1)
         return out
 
 

@@ -9,8 +9,10 @@ utterances add a TTS path. Every clip, real or fake, then goes through two
 independent random channels (``unmask.testing.voice.random_channel``: MP3, Opus,
 AAC, telephone, noise, reverberation, resampling, gain) so the codec is never
 the cue, then through the same front end as inference: VAD, silence trimmed,
-level normalised, LFCC. Features are float16, one ``.npz`` per source utterance
-in ``<out>/feats/`` so an interrupted run resumes where it stopped.
+level normalised, then every front end in ``unmask.audio.features.FEATURES``
+side by side (LFCC and the log spectrum: ``COLUMNS`` says which columns are which).
+Features are float16, one ``.npz`` per source utterance in ``<out>/feats/`` so an
+interrupted run resumes where it stopped.
 
 Split by speaker: LibriSpeech speakers whose id is divisible by 5 (50 of 251)
 and the espeak voices ``en-029`` and ``en-gb-scotland`` are held out for
@@ -27,7 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from unmask.audio import detect_speech, lfcc, normalise_level, trim_silence
+from unmask.audio import detect_speech, normalise_level, trim_silence
+from unmask.audio.features import FEATURES
 from unmask.testing import voice as tv
 
 DEFAULT_SHARED = str(Path(__file__).resolve().parents[3] / "shared")  # ../shared beside the repository
@@ -35,6 +38,10 @@ VAL_ESPEAK_VOICES = ("en-029", "en-gb-scotland")
 VAL_TTS_SPEAKERS = ("kokoro-jf_tebukuro", "hibari-val", "piper-val")  # held-out voices of ``voice_tts``
 N_CHANNELS = 2  # random channel variants per clip
 SPOOF_EXCERPT_S = 8.0
+COLUMNS: dict[str, slice] = {}  # front end → its columns in a stored feature matrix
+for _name, (_, _width) in FEATURES.items():
+    _start = max((c.stop for c in COLUMNS.values()), default=0)
+    COLUMNS[_name] = slice(_start, _start + _width)
 N_ESPEAK = 160
 
 
@@ -67,7 +74,8 @@ def excerpt(x: np.ndarray, seconds: float, rng: np.random.Generator) -> np.ndarr
 
 
 def front_end(x: np.ndarray) -> np.ndarray | None:
-    """VAD → trimmed speech → level → LFCC, as the detector does; None without active sound.
+    """VAD → trimmed speech → level → every front end side by side (``COLUMNS``), as the detector does; None without
+    active sound.
 
     Unlike the detector, clips the voicing checks call music or unvoiced are kept:
     a briefly trained vocoder buzzes at a steady pitch, yet its other traces are
@@ -76,7 +84,8 @@ def front_end(x: np.ndarray) -> np.ndarray | None:
     act = detect_speech(x)
     if not act.segments_s:
         return None
-    return lfcc(normalise_level(trim_silence(x, act))).astype(np.float16)
+    y = normalise_level(trim_silence(x, act))
+    return np.concatenate([fn(y) for fn, _ in FEATURES.values()], axis=1).astype(np.float16)
 
 
 def _render(clips: list[tuple[np.ndarray, int, str]], rng: np.random.Generator) -> tuple[list[np.ndarray], list[dict]]:

@@ -19,6 +19,9 @@
   kokoro,hibari,piper``, one on everything; ``unmask train voice`` runs the whole recipe).
 - ``--evaluate A.pt[,B.pt]`` trains and writes nothing: it prints the validation EER and the share
   of clips at p >= 0.5 per family, for comparing finished networks on today's validation set.
+- ``--features logspec`` trains on the 128-band log spectrum instead of LFCC (the stored features hold
+  both, ``voice_data.COLUMNS``). A member list may name ``onnx:PATH``: every network of an exported
+  ensemble, rebuilt from the ONNX file (``voice_model.load_onnx``), e.g. the shipped 0.4.0 pair.
 
 The dev set (``shared/data/dev/audio``) is never read here.
 """
@@ -37,8 +40,9 @@ import torch.nn.functional as F
 
 from unmask.detectors._onnx import sigmoid
 from unmask.eval.metrics import equal_error_rate
-from unmask.training.voice_data import DEFAULT_SHARED, load
-from unmask.training.voice_model import VoiceEnsemble, VoiceLCNN
+from unmask.audio.features import FEATURES
+from unmask.training.voice_data import COLUMNS, DEFAULT_SHARED, load
+from unmask.training.voice_model import VoiceEnsemble, VoiceLCNN, load_onnx
 
 WINDOW_FRAMES, HOP_FRAMES = 400, 200  # 4 s windows every 2 s, as the detector scores
 # spoofs from neural generators: ours (``voice_vocoder``), the two pretrained HiFi-GANs (``voice_hifigan``) and the
@@ -55,6 +59,11 @@ def eer(scores_real: np.ndarray, scores_fake: np.ndarray) -> tuple[float, float]
     """Equal error rate and its threshold (higher score = fake); ``unmask.eval.metrics.equal_error_rate``."""
     labels = np.r_[np.zeros(len(scores_real), np.int8), np.ones(len(scores_fake), np.int8)]
     return equal_error_rate(labels, np.r_[scores_real, scores_fake])
+
+
+def model_inputs(model: torch.nn.Module, feats: np.ndarray) -> list[torch.Tensor]:
+    """The tensors ``model`` reads (one per name in ``model.inputs``), cut from stored feature matrices (..., frames, columns)."""
+    return [torch.from_numpy(np.ascontiguousarray(feats[..., COLUMNS[name]], dtype=np.float32)) for name in model.inputs]
 
 
 def _cmn(f: np.ndarray, on: bool) -> np.ndarray:
@@ -88,7 +97,7 @@ def score_clips(model: VoiceLCNN, clips: list[dict]) -> np.ndarray:
         by_len: dict[int, list[np.ndarray]] = {}
         for w in ws:
             by_len.setdefault(len(w), []).append(w)
-        logits = [model(torch.from_numpy(np.stack(g))).numpy() for g in by_len.values()]
+        logits = [model(*model_inputs(model, np.stack(g))).numpy() for g in by_len.values()]
         out.append(float(np.mean(np.concatenate(logits))))
     model.train(was_training)
     return np.array(out)
@@ -149,6 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--export-only", action="store_true", help="skip training: calibrate and export best.pt")
     ap.add_argument("--channels", default="16,24,32,48", help="conv widths of the four LCNN blocks (0.1.0: 12,16,24,32)")
     ap.add_argument("--hidden", type=int, default=96, help="width of the per-frame projection (0.1.0: 64)")
+    ap.add_argument("--features", choices=sorted(FEATURES), default="lfcc", help="front end a new network reads (0.1.0-0.4.0: lfcc)")
     ap.add_argument("--target-fpr", type=float, default=0.03,
                     help="share of validation real clips allowed at p >= 0.5 (sets the intercept; 0.3.0: 0.04)")
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps too (0: only the time budget)")
@@ -161,10 +171,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--exclude", default="", metavar="FAMILIES",
                     help="comma-separated spoof families left out of training and validation (kokoro,hibari,piper: 0.2.0's data)")
     ap.add_argument("--evaluate", metavar="PT[,PT]", help="no training, no export: validation EER and share flagged per family of the mean logit "
-                                                          "of these networks, flagged = logit >= --threshold-logit")
+                                                          "of these networks (onnx:PATH = every network in that file), "
+                                                          "flagged = logit >= --threshold-logit")
     ap.add_argument("--threshold-logit", type=float, help="for --evaluate (default: p = 0.5 of the shipped voice.json)")
     ap.add_argument("--ensemble", metavar="PT,PT", help="no training: calibrate and export the mean of these members' logits (state dicts of "
-                                                        "networks with --channels/--hidden/--cmn)")
+                                                        "networks with --channels/--hidden/--cmn/--features, or onnx:PATH)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)  # two shared cores: leave one to the other trainers
     torch.manual_seed(args.seed)
@@ -178,11 +189,14 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{len(train)} train clips ({sum(c['label'] for c in train)} fake), {len(val)} val clips ({sum(c['label'] for c in val)} fake)")
 
     def network() -> VoiceLCNN:
-        return VoiceLCNN(tuple(int(c) for c in args.channels.split(",")), args.hidden, cmn=args.cmn)
+        return VoiceLCNN(tuple(int(c) for c in args.channels.split(",")), args.hidden, cmn=args.cmn, features=args.features)
 
     def members(pts: str) -> VoiceEnsemble:
         nets = []
         for pt in pts.split(","):
+            if pt.startswith("onnx:"):
+                nets += load_onnx(pt[len("onnx:") :], cmn=args.cmn)
+                continue
             m = network()
             m.load_state_dict(torch.load(pt, weights_only=True))
             nets.append(m)
@@ -205,7 +219,7 @@ def main(argv: list[str] | None = None) -> None:
                                                    "channels": args.channels, "hidden": args.hidden, "target_fpr": args.target_fpr})
         return
     model = network()
-    allf = np.concatenate([_cmn(c["feats"].astype(np.float32), args.cmn)[::4] for c in train])
+    allf = np.concatenate([_cmn(c["feats"][:, COLUMNS[args.features]].astype(np.float32), args.cmn)[::4] for c in train])
     model.mean.copy_(torch.from_numpy(allf.mean(0)))
     model.std.copy_(torch.from_numpy(allf.std(0) + 1e-3))
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-3)
@@ -238,12 +252,12 @@ def main(argv: list[str] | None = None) -> None:
         for k in range(half):
             pool = fakes_by_family[neural[k % len(neural)] if k < n_neural else others[k % len(others)]]
             batch.append(pool[int(rng.integers(0, len(pool)))])
-        x = torch.from_numpy(np.stack([_crop(c["feats"].astype(np.float32), n, rng) for c in batch]))
+        x = model_inputs(model, np.stack([_crop(c["feats"], n, rng) for c in batch]))
         y = torch.tensor([float(c["label"]) for c in batch])
         if args.cosine:  # by elapsed time, since the budget is in minutes
             for group in opt.param_groups:
                 group["lr"] = args.lr * 0.5 * (1 + np.cos(np.pi * min(1.0, (time.time() - t_start) / (t_end - t_start))))
-        loss = F.binary_cross_entropy_with_logits(model(x), y)
+        loss = F.binary_cross_entropy_with_logits(model(*x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -261,7 +275,7 @@ def main(argv: list[str] | None = None) -> None:
     model.eval()
     calibrate_and_export(model, val, args, {"train_clips": len(train), "val_clips": len(val), "steps": best.get("step", step), "cmn": args.cmn,
                                             "channels": args.channels, "hidden": args.hidden, "target_fpr": args.target_fpr,
-                                            "lr": args.lr, "cosine": args.cosine, "init": args.init, "excluded": sorted(excluded)})
+                                            "features": args.features, "lr": args.lr, "cosine": args.cosine, "init": args.init, "excluded": sorted(excluded)})
 
 
 def calibrate_and_export(model: torch.nn.Module, val: list[dict], args: argparse.Namespace, train_info: dict) -> None:
@@ -283,16 +297,18 @@ def calibrate_and_export(model: torch.nn.Module, val: list[dict], args: argparse
 def export(model: torch.nn.Module, a: float, b: float, val_metrics: dict, train_info: dict, weights_dir: Path = WEIGHTS_DIR) -> None:
     weights_dir.mkdir(parents=True, exist_ok=True)
     onnx_path = weights_dir / "voice.onnx"
-    dummy = torch.zeros(1, WINDOW_FRAMES, 60)
+    names = list(model.inputs)
+    dummies = tuple(torch.zeros(1, WINDOW_FRAMES, FEATURES[n][1]) for n in names)
     torch.onnx.export(
-        model, (dummy,), str(onnx_path), input_names=["lfcc"], output_names=["logit"],
-        dynamic_axes={"lfcc": {0: "batch", 1: "frames"}, "logit": {0: "batch"}}, opset_version=17, dynamo=False,
+        model, dummies, str(onnx_path), input_names=names, output_names=["logit"],
+        dynamic_axes={n: {0: "batch", 1: "frames"} for n in names} | {"logit": {0: "batch"}}, opset_version=17, dynamo=False,
     )
     sha = hashlib.sha256(onnx_path.read_bytes()).hexdigest()
     meta = {
         "weights": "voice.onnx",
         "sha256": sha,
-        "input": "lfcc (batch, frames, 60) float32, unmask.audio.features.lfcc of level-normalised speech",
+        "input": "; ".join(f"{n} (batch, frames, {FEATURES[n][1]}) float32, unmask.audio.features.{FEATURES[n][0].__name__} of "
+                           "level-normalised speech" for n in names),
         "window_s": WINDOW_FRAMES / 100,
         "hop_s": HOP_FRAMES / 100,
         "calibration": {"method": "platt", "a": a, "b": b, "threshold_rule": "slope from Platt; intercept puts p = 0.5 no lower than the (1 - target FPR) quantile of the validation reals: their random-channel clips, and their whole recordings clean, MP3 64k and telephone", "fitted_on": "held-out LibriSpeech speakers (id % 5 == 0) with their spoofs + held-out espeak voices (en-029, en-gb-scotland) and TTS voices (Kokoro jf_tebukuro, every fifth hibari and Piper clip)"},
