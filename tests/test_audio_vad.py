@@ -85,6 +85,21 @@ def test_lfcc_shape_and_level_invariance():
     assert lfcc(np.zeros(10, np.float32)).shape == (1, N_FEATURES)
 
 
+def test_log_spectrum_resolves_harmonics_that_lfcc_averages_away():
+    """The log spectrum's 62.5 Hz bands show a 250 Hz voice's harmonics and the gaps between them, on LFCC's frame grid."""
+    from unmask.audio.features import N_SPECTRUM_BANDS, log_spectrum
+
+    t = np.arange(SR) / SR
+    x = sum(np.sin(2 * np.pi * 250 * h * t) / h for h in range(1, 9)).astype(np.float32)
+    spec = log_spectrum(normalise_level(x))
+    assert spec.shape == (len(lfcc(x)), N_SPECTRUM_BANDS) and np.isfinite(spec).all()
+    mean = spec[5:-5].mean(axis=0)  # band j holds FFT bins 2j+1 and 2j+2 (31.25 Hz each): 250·h Hz is band 4h - 1
+    for h in range(1, 5):
+        peak, gap = 4 * h - 1, 4 * h + 1  # gap: halfway to the next harmonic
+        assert mean[peak] - mean[gap] > np.log(100), (h, mean[peak], mean[gap])  # ≥ 20 dB between harmonic and gap
+    assert log_spectrum(np.zeros(10, np.float32)).shape == (1, N_SPECTRUM_BANDS)
+
+
 def test_codec_roundtrips_keep_length_and_content():
     x = tv.music(2.0, seed=0)
     for codec, kb in (("mp3", 64), ("opus", 24), ("aac", 64)):
