@@ -151,8 +151,8 @@ def main() -> None:
     shared = Path(args.shared)
     import onnxruntime
 
-    model = V.LfccModel(args.weights_dir)
-    models = {} if args.no_lfcc else {"voice (lfcc-lcnn)": lambda x: score(model, x)}
+    model = V.ShippedModel(args.weights_dir)
+    models = {} if args.no_lfcc else {"voice (shipped lcnn)": lambda x: score(model, x)}
     published = {}
     if args.aasist:
         from unmask.detectors.aasist import AasistModel, repeat_pad

@@ -58,7 +58,7 @@ def test_card_and_weights():
     data = (V.WEIGHTS_DIR / meta["weights"]).read_bytes()
     assert hashlib.sha256(data).hexdigest() == meta["sha256"]
     assert len(data) < 10 * 1024 * 1024
-    model = V.LfccModel()
+    model = V.ShippedModel()
     rng = np.random.default_rng(0)
     wins = [tv.noise(4.0, seed=1), 0.1 * rng.standard_normal(SR).astype(np.float32)]  # 4 s and a shorter window
     a, b = model.window_logits(wins), model.window_logits(wins)

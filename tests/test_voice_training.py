@@ -171,9 +171,9 @@ def test_training_exports_a_calibrated_model(tmp_path):
         expected = (2 * expected + spec.eval()(torch.from_numpy(s)).numpy()) / 3  # flat mean over the three networks
     assert np.allclose(mixed.run(None, {"lfcc": x, "logspec": s})[0], expected, atol=1e-4)
 
-    from unmask.detectors.voice import LfccModel
+    from unmask.detectors.voice import ShippedModel
 
-    model = LfccModel(weights_dir=mixed_dir)
+    model = ShippedModel(weights_dir=mixed_dir)
     speech = (0.1 * np.sin(2 * np.pi * 150 * np.arange(64000) / 16000)).astype(np.float32)
     logits = model.window_logits([speech, speech[:32000]])
     assert logits.shape == (2,) and np.isfinite(logits).all()

@@ -73,7 +73,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-megapixels", type=float, default=None, help="largest image, megapixels (default 100)")
     p.add_argument("--max-duration-min", type=float, default=None, help="longest video/recording, minutes (default 120)")
     p.add_argument("--max-frames", type=int, default=None, help="most sampled video frames per file (default 20000)")
-    p.add_argument("--voice-model", metavar="SPEC", help="voice detector model: 'lfcc-lcnn' (default) or 'aasist:PATH.pth' (needs torch)")
+    p.add_argument("--voice-model", metavar="SPEC", help="voice detector model: 'lcnn' (default, the shipped model) or 'aasist:PATH.pth' (needs torch)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on standard error")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the verdict lines")
     p.set_defaults(func=_cmd_scan)
@@ -88,7 +88,7 @@ def _build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--channels", type=int, default=1, help="interleaved channels of raw PCM input (default 1)")
     ls.add_argument("--window", type=float, default=4.0, metavar="S", help="seconds scored per line (default 4)")
     ls.add_argument("--hop", type=float, default=2.0, metavar="S", help="seconds between lines (default 2)")
-    ls.add_argument("--voice-model", metavar="SPEC", help="'lfcc-lcnn' (default) or 'aasist:PATH.pth' (needs torch)")
+    ls.add_argument("--voice-model", metavar="SPEC", help="'lcnn' (default, the shipped model) or 'aasist:PATH.pth' (needs torch)")
     ls.set_defaults(func=_cmd_listen)
 
     d = sub.add_parser("detectors", help="list the detectors with their versions and what they look at")

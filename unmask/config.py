@@ -61,7 +61,7 @@ class ScanOptions:
         Where fitted calibrations are read from; None means ``UNMASK_CALIBRATION_DIR``
         or ``~/.local/share/unmask/calibration``.
     voice_model : str or None, default=None
-        Model the ``voice`` detector runs: None for the shipped LFCC-LCNN, or
+        Model the ``voice`` detector runs: None for the shipped LCNN, or
         ``"aasist:PATH"`` for a published AASIST / AASIST-L checkpoint (needs torch).
     """
 

@@ -68,12 +68,12 @@ _CARDS: tuple[DetectorCard, ...] = (
     ),
     DetectorCard(
         name="voice",
-        version="0.4.0",
+        version="0.5.0",
         kinds=_AUDIBLE,
         family="ml",
-        summary="Cloned/synthetic voice: speech found by VAD, scored in 4 s windows by two LFCC-LCNNs (mean logit) trained on pretrained-vocoder, neural TTS, DSP and espeak spoofs",
+        summary="Cloned/synthetic voice: speech found by VAD, scored in 4 s windows by a log-spectrum LCNN trained on pretrained-vocoder, neural TTS, DSP and espeak spoofs",
         factory="unmask.detectors.voice:create",
-        experimental=True,  # dev-set EER 0.38 > 0.10 target: unseen vocoder families stay near chance (unmask/models/voice.md)
+        experimental=True,  # dev-set EER 0.29 > 0.10 target: unseen vocoder families stay near chance (unmask/models/voice.md)
     ),
     DetectorCard(
         name="lip-sync",

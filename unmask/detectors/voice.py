@@ -19,9 +19,10 @@ Pipeline (``VoiceDetector.analyze``):
 
 Models (``ScanOptions.voice_model``):
 
-- ``None`` / ``"lfcc-lcnn"``: the shipped ONNX model (``weights/voice.onnx``,
-  card ``unmask/models/voice.md``): the mean logit of LCNNs trained on spoofs made
-  from LibriSpeech (DSP and pretrained-vocoder copy-synthesis, espeak, neural TTS);
+- ``None`` / ``"lcnn"`` (``"lfcc-lcnn"`` until 0.4.0): the shipped ONNX model (``weights/voice.onnx``,
+  card ``unmask/models/voice.md``): an LCNN on the log spectrum (0.5.0; 0.3.0-0.4.0: the
+  mean logit of two LFCC-LCNNs), trained on spoofs made from LibriSpeech (DSP and
+  pretrained-vocoder copy-synthesis, espeak, neural TTS);
   each ONNX input names the front end it reads (``unmask.audio.features.FEATURES``:
   LFCC, log spectrum), so the detector computes exactly those; sha256 checked on
   load; onnxruntime only.
@@ -75,10 +76,11 @@ WINDOW_S = 4.0  # the training crop length (2-4 s crops; validation scored 4 s w
 HOP_S = 2.0  # 50 % overlap: every second of speech is in two windows
 
 
-class LfccModel:
+class ShippedModel:
     """The shipped LCNN ONNX model with its Platt calibration (``weights/voice.json``); reads LFCC and/or the log spectrum."""
 
-    tag = "lfcc-lcnn"
+    tag = "lcnn"
+    aliases = ("lfcc-lcnn",)  # the tag until 0.4.0, when every shipped network read LFCC
     window_s = WINDOW_S
     hop_s = HOP_S
 
@@ -106,15 +108,15 @@ class LfccModel:
 
 
 def load_model(spec: str | None):
-    """``None``/``"lfcc-lcnn"`` → shipped model; ``"aasist:PATH"`` → published AASIST checkpoint."""
-    if spec in (None, "", "default", LfccModel.tag):
-        return LfccModel()
+    """``None``/``"lcnn"`` → shipped model; ``"aasist:PATH"`` → published AASIST checkpoint."""
+    if spec in (None, "", "default", ShippedModel.tag, *ShippedModel.aliases):
+        return ShippedModel()
     kind, _, path = spec.partition(":")
     if kind == "aasist" and path:
         from unmask.detectors.aasist import AasistModel
 
         return AasistModel(path)
-    raise UsageError(f"unknown voice model {spec!r}", hint="use 'lfcc-lcnn' (the default) or 'aasist:PATH/TO/AASIST.pth'")
+    raise UsageError(f"unknown voice model {spec!r}", hint="use 'lcnn' (the default) or 'aasist:PATH/TO/AASIST.pth'")
 
 
 def _level_gain(activity: SpeechActivity, x: np.ndarray) -> float:
@@ -191,7 +193,7 @@ def score_recording(card: DetectorCard, model, x: np.ndarray, activity: SpeechAc
         summary = f"The voice has traces of speech synthesis: {share:.0%} of {len(wins)} speech windows score as synthetic."
     else:
         summary = f"The voice shows no clear traces of speech synthesis ({share:.0%} of {len(wins)} speech windows score as synthetic)."
-    version = card.version if model.tag == LfccModel.tag else f"{card.version}+{model.tag}"
+    version = card.version if model.tag == ShippedModel.tag else f"{card.version}+{model.tag}"
     finding = scored(
         card,
         min(1.0, max(0.0, p_file)),
@@ -280,7 +282,7 @@ def listen(
         window's last sample arriving to the result (the window itself adds
         ``window_s`` of algorithmic delay).
     """
-    model = model or LfccModel()
+    model = model or ShippedModel()
     first = _read_exact(stream, 12)
     dtype, width = "<i2", 2
     if first[:4] == b"RIFF" and first[8:12] == b"WAVE":

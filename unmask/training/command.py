@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     faces.set_defaults(func=_cmd_faces)
     voice = what.add_parser(
         "voice",
-        help="the voice model: real speech + self-made spoofs (DSP, espeak, pretrained HiFi-GAN, Kokoro/hibari/Piper TTS) → LFCC-LCNN → ONNX",
+        help="the voice model: real speech + self-made spoofs (DSP, espeak, pretrained HiFi-GAN, Kokoro/hibari/Piper TTS) → log-spectrum LCNN → ONNX",
         description="Make spoofs from ../shared speech, train, calibrate and export the voice model (see unmask/models/voice.md). "
         "Every stage resumes: finished feature files are kept, training continues from <out>/last.pt.",
     )
@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                        help="spoofs: real + DSP/espeak features; hifigan: pretrained-vocoder spoofs; tts: Kokoro-82M, hibari and Piper TTS spoofs; "
                        "fit: train, calibrate, export")
     voice.add_argument("--workers", type=int, default=2, help="processes for the spoof stages")
-    voice.add_argument("--minutes", type=float, default=18.0, help="time for each member's first training run; its fine-tune gets 45 %% of it")
+    voice.add_argument("--minutes", type=float, default=18.0, help="time for the first training run; the fine-tune gets 45 %% of it")
     voice.set_defaults(func=_cmd_voice)
     lips = what.add_parser(
         "lip-sync",
@@ -96,19 +96,14 @@ def _cmd_voice(args: argparse.Namespace) -> int:
     if args.stage in ("all", "tts"):
         voice_tts.main(common)
     if args.stage in ("all", "fit"):
-        # The recipe since 0.3.0: two members, each a run at a constant learning rate and then a fine-tune from its best
-        # checkpoint with the rate decayed to zero -- one without the TTS spoofs (0.2.0's data), one with everything --
-        # and the shipped model is the mean of their logits, calibrated on the validation clips.
-        fit = ["--out", args.out, "--shared", args.shared]
-        finetune = ["--minutes", str(round(args.minutes * 0.45, 1)), "--lr", "5e-4", "--cosine"]
-        members = []
-        for run, exclude in (("no-tts", "kokoro,hibari,piper"), ("all", "")):
-            base = f"{args.out}/{run}-base"
-            voice_train.main(fit + ["--run", f"{run}-base", "--weights-dir", f"{base}/weights", "--minutes", str(args.minutes), "--exclude", exclude])
-            voice_train.main(fit + ["--run", f"{run}-ft", "--weights-dir", f"{args.out}/{run}-ft/weights", "--exclude", exclude, *finetune,
-                                    "--init", f"{base}/best.pt"])
-            members.append(f"{args.out}/{run}-ft/best.pt")
-        voice_train.main(fit + ["--run", "ensemble", "--ensemble", ",".join(members)])
+        # The recipe of 0.5.0: one log-spectrum network on every spoof family, a run at a constant learning rate, then a
+        # fine-tune from its best checkpoint with the rate decayed to zero and crops of 1-4 s (the detector scores
+        # windows that short when a recording has little speech), calibrated on the validation clips and their channels.
+        # (0.3.0-0.4.0: the mean of two LFCC networks, one without the TTS spoofs; see unmask/models/voice.md.)
+        fit = ["--out", args.out, "--shared", args.shared, "--features", "logspec"]
+        voice_train.main(fit + ["--run", "spec-base", "--weights-dir", f"{args.out}/spec-base/weights", "--minutes", str(args.minutes)])
+        voice_train.main(fit + ["--run", "spec-short", "--minutes", str(round(args.minutes * 0.45, 1)), "--lr", "5e-4", "--cosine",
+                                "--min-frames", "100", "--init", f"{args.out}/spec-base/best.pt"])
     return 0
 
 

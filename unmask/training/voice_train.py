@@ -3,7 +3,7 @@
 ``python -m unmask.training.voice_train [--out out/voice] [--minutes 8]``
 (make the features first: ``python -m unmask.training.voice_data``, ``voice_hifigan`` and ``voice_tts``; ``unmask train voice`` runs them all).
 
-- Batches of 32 random 2-4 s LFCC crops, half real, half fake, with the fake half
+- Batches of 32 random 2-4 s crops (``--min-frames`` lowers the 2 s), half real, half fake, with the fake half
   split between the neural families (``--neural-share``, default half: the
   pretrained HiFi-GANs of ``voice_hifigan``, the Kokoro, hibari and Piper TTS of ``voice_tts``
   and, when made, our own ``voice_vocoder``; they are closest to real-world clones) and the DSP/TTS families (WORLD,
@@ -161,6 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--features", choices=sorted(FEATURES), default="lfcc", help="front end a new network reads (0.1.0-0.4.0: lfcc)")
     ap.add_argument("--target-fpr", type=float, default=0.03,
                     help="share of validation real clips allowed at p >= 0.5 (sets the intercept; 0.3.0: 0.04)")
+    ap.add_argument("--min-frames", type=int, default=200, help="shortest training crop in 10 ms frames (crops are min..400 frames)")
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps too (0: only the time budget)")
     ap.add_argument("--cosine", action="store_true", help="decay the learning rate to zero over the time budget (cosine)")
     ap.add_argument("--no-cmn", dest="cmn", action="store_false", help="no cepstral mean normalisation per window inside the model (0.1.0)")
@@ -243,7 +244,7 @@ def main(argv: list[str] | None = None) -> None:
     t_end = t_start + 60 * args.minutes
     model.train()
     while not args.export_only and time.time() < t_end and (not args.max_steps or step < args.max_steps):
-        n = int(rng.integers(200, WINDOW_FRAMES + 1))
+        n = int(rng.integers(args.min_frames, WINDOW_FRAMES + 1))
         half = args.batch // 2
         batch = [reals[i] for i in rng.integers(0, len(reals), half)]
         neural = [f for f in fams if f in NEURAL_FAMILIES]
@@ -275,7 +276,7 @@ def main(argv: list[str] | None = None) -> None:
     model.eval()
     calibrate_and_export(model, val, args, {"train_clips": len(train), "val_clips": len(val), "steps": best.get("step", step), "cmn": args.cmn,
                                             "channels": args.channels, "hidden": args.hidden, "target_fpr": args.target_fpr,
-                                            "features": args.features, "lr": args.lr, "cosine": args.cosine, "init": args.init, "excluded": sorted(excluded)})
+                                            "features": args.features, "min_frames": args.min_frames, "lr": args.lr, "cosine": args.cosine, "init": args.init, "excluded": sorted(excluded)})
 
 
 def calibrate_and_export(model: torch.nn.Module, val: list[dict], args: argparse.Namespace, train_info: dict) -> None:
