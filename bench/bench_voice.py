@@ -141,7 +141,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", default=str(ROOT.parent / "shared"))
     ap.add_argument("--aasist", action="store_true", help="also score the published AASIST / AASIST-L checkpoints")
-    ap.add_argument("--no-lfcc", action="store_true", help="skip the shipped model on the dev set")
+    ap.add_argument("--no-shipped", action="store_true", help="skip the shipped (or --weights-dir) model on the dev set")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--skip-fpr", action="store_true")
     ap.add_argument("--weights-dir", type=Path, default=V.WEIGHTS_DIR,
@@ -152,7 +152,7 @@ def main() -> None:
     import onnxruntime
 
     model = V.ShippedModel(args.weights_dir)
-    models = {} if args.no_lfcc else {"voice (shipped lcnn)": lambda x: score(model, x)}
+    models = {} if args.no_shipped else {"voice (shipped lcnn)": lambda x: score(model, x)}
     published = {}
     if args.aasist:
         from unmask.detectors.aasist import AasistModel, repeat_pad

@@ -298,4 +298,4 @@ def test_sbi_pairs_use_the_redrawn_source_when_asked() -> None:
     swapped = D.SbiPairs(cache, np.array([0]), seed=3, fixed=True, mode="none", recon=redrawn[None], p_recon=1.0)[0][0]
     assert torch.equal(plain[0], swapped[0])  # the real crop is the same
     assert not torch.equal(plain[1], swapped[1])  # the fake comes from the redrawn face
-    assert again.shape == plain.shape
+    assert again.shape == plain.shape and torch.equal(again, plain)  # p_recon = 0: the plain self-blend, same draws

@@ -428,7 +428,8 @@ class SbiPairs(_Dataset):
         # fixed=True (validation) draws the same fake for an item every time
         seed = (self.seed, k) if self.fixed else (self.seed, self.epoch, k, random.getrandbits(32))
         rng = random.Random(hash(seed))
-        source = self.recon[k] if self.recon is not None and rng.random() < self.p_recon else None
+        # no draw without redrawn faces to use: p_recon = 0 gives exactly the plain SBI pairs
+        source = self.recon[k] if self.recon is not None and self.p_recon > 0 and rng.random() < self.p_recon else None
         real, fake, target = make_pair(self.cache.images[k], self.cache.landmarks[k], rng, self.mode, source)
         x = torch.from_numpy(np.stack([real, fake])).permute(0, 3, 1, 2).contiguous()
         t = torch.from_numpy(np.stack([np.zeros_like(target), target]))[:, None]

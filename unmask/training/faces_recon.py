@@ -62,8 +62,8 @@ def build_autoencoder(downs: int = 2, code: int = 16):
     return FaceAutoencoder()
 
 
-def train(images: np.ndarray, *, minutes: float, batch: int = 16, lr: float = 5e-4, seed: int = 0, downs: int = 4,
-          code: int = 64, log=print):
+def train(images: np.ndarray, *, minutes: float, batch: int = 16, lr: float = 5e-4, seed: int = 0, downs: int = 2,
+          code: int = 16, log=print):
     """The autoencoder after ``minutes`` of Adam on L1 + MSE over random crops of ``images`` (N, S, S, 3) uint8, with flips."""
     import torch
     from torch.nn import functional as F
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("out/faces-cache/recon160.npz"))
     ap.add_argument("--minutes", type=float, default=8.0)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--downs", type=int, default=4, help="stride-2 stages: 2 = a 40 x 40 code (faces-run4), 4 = 10 x 10 (blurry redraws)")
+    ap.add_argument("--downs", type=int, default=2, help="stride-2 stages: 2 = a 40 x 40 code (faces-run4), 4 = 10 x 10 (blurry redraws)")
     ap.add_argument("--code", type=int, default=16, help="channels of the code")
     ap.add_argument("--seed", type=int, default=0, help="faces_train's --seed (the same identity split)")
     args = ap.parse_args(argv)

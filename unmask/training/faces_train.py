@@ -230,16 +230,13 @@ def run(args: argparse.Namespace) -> int:
 
     from unmask.training.train_images import auc
 
-    def recon_auc() -> float:
-        return float("nan") if recon_dl is None else auc(*predict(model, recon_dl)[:2])
-
-    def clip_auc() -> float:
-        return float("nan") if clip_dl is None else auc(*predict(model, clip_dl)[:2])
+    def auc_of(loader) -> float:
+        """AUC of the model on a validation loader; NaN for a validation set this run does not have."""
+        return float("nan") if loader is None else auc(*predict(model, loader)[:2])
 
     if epoch0 == 0 and (args.init or args.init_onnx):  # the starting point on the same validation sets
-        _log(out, f"before training: val AUC {auc(*predict(model, val_dl)[:2]):.4f}, "
-                  f"video val AUC {auc(*predict(model, val_video_dl)[:2]):.4f}, clips AUC {clip_auc():.4f}, "
-                  f"recon AUC {recon_auc():.4f}")
+        _log(out, f"before training: val AUC {auc_of(val_dl):.4f}, video val AUC {auc_of(val_video_dl):.4f}, "
+                  f"clips AUC {auc_of(clip_dl):.4f}, recon AUC {auc_of(recon_dl):.4f}")
     for epoch in range(epoch0, args.epochs):
         train_mode()
         t0, losses = time.time(), []
@@ -262,10 +259,9 @@ def run(args: argparse.Namespace) -> int:
                           f"lr {lr:.2e} {len(losses) * args.batch * 2 / (time.time() - t0):.1f} img/s")
         labels, logits, val_mask = predict(model, val_dl)
         val_auc = auc(labels, logits)
-        video_labels, video_logits, _ = predict(model, val_video_dl)
-        val_video_auc = auc(video_labels, video_logits)
-        val_clip_auc = clip_auc()
-        val_recon_auc = recon_auc()
+        val_video_auc = auc_of(val_video_dl)
+        val_clip_auc = auc_of(clip_dl)
+        val_recon_auc = auc_of(recon_dl)
         score = {"val": val_auc, "video": val_video_auc, "clips": val_clip_auc,
                  "mix": 0.5 * (val_video_auc + val_clip_auc)}[args.select]
         m = np.mean(losses, axis=0)

@@ -167,9 +167,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
 
 try:  # the Dataset needs torch; building the pairs does not
     from torch.utils.data import Dataset as _Dataset
@@ -214,3 +211,7 @@ class VideoSbiPairs(_Dataset):
 def load_pairs(path: Path) -> dict[str, np.ndarray]:
     z = np.load(path, allow_pickle=False)
     return {k: z[k] for k in z.files}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -38,10 +38,8 @@ VAL_ESPEAK_VOICES = ("en-029", "en-gb-scotland")
 VAL_TTS_SPEAKERS = ("kokoro-jf_tebukuro", "hibari-val", "piper-val")  # held-out voices of ``voice_tts``
 N_CHANNELS = 2  # random channel variants per clip
 SPOOF_EXCERPT_S = 8.0
-COLUMNS: dict[str, slice] = {}  # front end → its columns in a stored feature matrix
-for _name, (_, _width) in FEATURES.items():
-    _start = max((c.stop for c in COLUMNS.values()), default=0)
-    COLUMNS[_name] = slice(_start, _start + _width)
+_EDGES = np.cumsum([0, *(width for _, width in FEATURES.values())])
+COLUMNS = {name: slice(int(a), int(b)) for name, a, b in zip(FEATURES, _EDGES, _EDGES[1:])}  # front end → its stored columns
 N_ESPEAK = 160
 
 

@@ -93,7 +93,7 @@ def score_clips(model: VoiceLCNN, clips: list[dict]) -> np.ndarray:
     model.eval()
     out = []
     for c in clips:
-        ws = windows(c["feats"].astype(np.float32))
+        ws = windows(c["feats"])  # model_inputs converts only the columns the model reads
         by_len: dict[int, list[np.ndarray]] = {}
         for w in ws:
             by_len.setdefault(len(w), []).append(w)
