@@ -36,7 +36,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
-FAMILIES = ("nearest", "bilinear", "tconv", "shuffle", "interp")
+# Decoder families of the generators trained here, then those only run here (images_pretrained).
+TRAINED_FAMILIES = ("nearest", "bilinear", "tconv", "shuffle", "interp")
+FAMILIES = TRAINED_FAMILIES + ("gan-sr",)
 GEN_CROP_PX = 176  # crops fed to the generators; a multiple of 8 (three 2x stages)
 TRAIN_CROP_PX = 128  # crops the classifier sees, cut after the chain
 # Grey levels; above it a generator's output no longer resembles its input (collapsed to flat colour).
@@ -210,7 +212,7 @@ class GenSpec:
     """One fake-maker: decoder family, depth and width, and how it is trained."""
 
     name: str
-    family: str  # one of FAMILIES
+    family: str  # one of TRAINED_FAMILIES
     n_up: int  # 2x up-sampling stages (1..3)
     width: int
     mode: str  # "ae" (encoder of strided convs), "sr" (fixed area down-scale), "unet" (ae + full-res skip)
@@ -244,7 +246,7 @@ def sample_specs(n: int, seed: int, p_adv: float = 0.0) -> list[GenSpec]:
         "shuffle": 1.0,
         "interp": 0.4,
     }
-    fams = [f for f in FAMILIES]
+    fams = list(TRAINED_FAMILIES)
     for i in range(n):
         fam = (
             rng.choices(fams, weights=[weights[f] for f in fams])[0]

