@@ -82,3 +82,46 @@ def test_energy_matching_weights_give_fakes_the_reals_fine_detail() -> None:
     assert np.median(e_fake) < 0.6 * np.median(e_real)  # the cue is there unweighted
     weighted_mean = float((w * e_fake).sum() / w.sum())
     assert abs(weighted_mean - e_real.mean()) < 0.15 * e_real.mean()
+
+
+def test_energy_norm_makes_the_input_independent_of_detail_contrast() -> None:
+    from unmask.training.images_model import block_residual
+
+    rng = np.random.default_rng(2)
+    x = torch.from_numpy(0.5 + rng.normal(0, 0.05, (1, 3, 32, 32))).float()
+    low = 0.5 + (x - 0.5) * 0.5  # the same picture with half the fine-detail contrast
+    norm_hi, norm_lo = block_residual(x), block_residual(low)
+    plain_hi, plain_lo = block_residual(x, energy_norm=False), block_residual(low, energy_norm=False)
+    # Plain residual (NPR): halves with the contrast. Normalised: nearly unchanged (floor ENERGY_EPS).
+    assert torch.allclose(plain_lo, plain_hi * 0.5, atol=1e-4)
+    assert (norm_lo - norm_hi).abs().mean() < 0.05 * norm_hi.abs().mean()
+
+
+def test_data_cache_is_reused_only_for_the_same_data_arguments(tmp_path, monkeypatch) -> None:
+    import argparse
+
+    from unmask.training import train_images as T
+
+    calls = []
+
+    def fake_make_data(args, out, device):
+        calls.append(args.seed)
+        rng = np.random.default_rng(args.seed)
+        split = lambda n: (  # noqa: E731
+            rng.integers(0, 255, (n, 8, 8, 3), dtype=np.uint8),
+            rng.integers(0, 255, (n, 8, 8, 3), dtype=np.uint8),
+            np.arange(n) % 2,
+        )
+        return split(6), split(3)
+
+    monkeypatch.setattr(T, "make_data", fake_make_data)
+    args = argparse.Namespace(**{k: 0 for k in T.DATA_ARGS}, data_cache=tmp_path / "cache")
+    args.seed = 7
+    first = T.cached_data(args, tmp_path, "cpu")
+    again = T.cached_data(args, tmp_path, "cpu")
+    assert calls == [7]  # the second run read the cache
+    for a, b in zip(first[0] + first[1], again[0] + again[1]):
+        assert np.array_equal(a, b)
+    args.seed = 8  # other data: refused, not silently mixed
+    with pytest.raises(SystemExit, match="seed"):
+        T.cached_data(args, tmp_path, "cpu")

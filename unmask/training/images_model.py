@@ -28,7 +28,7 @@ STRIDE_PX = (
 ENERGY_EPS = 0.035
 
 
-def block_residual(x: torch.Tensor) -> torch.Tensor:
+def block_residual(x: torch.Tensor, energy_norm: bool = True) -> torch.Tensor:
     """(N, 3, H, W) → (N, 48, H/4, W/4): pixels minus their 2x2 block mean, folded 4x4 into channels."""
     n, c, h, w = x.shape
     blocks = F.pixel_unshuffle(x, 2).reshape(n, c, 4, h // 2, w // 2)
@@ -41,6 +41,8 @@ def block_residual(x: torch.Tensor) -> torch.Tensor:
     # Divide by the local residual energy (12x12 px window): without it the first model
     # learned "little fine detail = fake" (a blurred real photo scored fake, a sharpened
     # one real); what is left is the shape of the pattern, which is what up-sampling sets.
+    if not energy_norm:
+        return r
     energy = F.avg_pool2d(
         r.pow(2).mean(dim=1, keepdim=True), 3, 1, 1, count_include_pad=False
     )
@@ -72,15 +74,19 @@ class ResidualNet(nn.Module):
         Channels at 1/4, 1/8 and 1/16 of the input resolution.
     depths : tuple of int, default=(2, 3, 3)
         Blocks per stage (the first block of stages 2 and 3 halves the resolution).
+    energy_norm : bool, default=True
+        Divide the residual by its local energy (see ``block_residual``); False is NPR's plain residual.
     """
 
     def __init__(
         self,
         widths: tuple[int, int, int] = (64, 128, 192),
         depths: tuple[int, int, int] = (2, 3, 3),
+        energy_norm: bool = True,
     ) -> None:
         super().__init__()
         self.widths, self.depths = tuple(widths), tuple(depths)
+        self.energy_norm = energy_norm
         self.stem = nn.Sequential(
             nn.Conv2d(48, widths[0], 1, bias=False),
             nn.BatchNorm2d(widths[0]),
@@ -99,7 +105,7 @@ class ResidualNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x : (N, 3, H, W) float RGB in [0, 1] → (logit (N,), logit map (N, 1, H/16, W/16))."""
-        logit_map = self.head(self.body(self.stem(block_residual(x))))
+        logit_map = self.head(self.body(self.stem(block_residual(x, self.energy_norm))))
         return logit_map.mean(dim=(1, 2, 3)), logit_map
 
 
@@ -109,4 +115,5 @@ def build(config: dict | None = None) -> ResidualNet:
     return ResidualNet(
         widths=tuple(config.get("widths", (64, 128, 192))),
         depths=tuple(config.get("depths", (2, 3, 3))),
+        energy_norm=config.get("energy_norm", True),
     )

