@@ -444,12 +444,12 @@ def cached_data(args, out: Path, device: str):
         if made_with != key:
             diff = {k: (made_with.get(k), v) for k, v in key.items() if made_with.get(k) != v}
             raise SystemExit(f"--data-cache {cache} was made with other data arguments (cached, now): {diff}")
-        splits = tuple(
-            tuple(np.load(cache / f"{split}_{a}.npy", mmap_mode="r") for a in _SPLIT_ARRAYS)
+        train, val = (
+            tuple(np.load(cache / f"{split}_{a}.npy") for a in _SPLIT_ARRAYS)
             for split in ("train", "val")
         )
-        _log(out, f"data from {cache}: {len(splits[0][0])} training and {len(splits[1][0])} validation pairs")
-        return tuple(tuple(np.ascontiguousarray(a) for a in split) for split in splits)
+        _log(out, f"data from {cache}: {len(train[0])} training and {len(val[0])} validation pairs")
+        return train, val
     train, val = make_data(args, out, device)
     if cache is not None:
         cache.mkdir(parents=True, exist_ok=True)
