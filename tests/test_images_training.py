@@ -107,11 +107,11 @@ def test_data_cache_is_reused_only_for_the_same_data_arguments(tmp_path, monkeyp
     def fake_make_data(args, out, device):
         calls.append(args.seed)
         rng = np.random.default_rng(args.seed)
-        split = lambda n: (  # noqa: E731
-            rng.integers(0, 255, (n, 8, 8, 3), dtype=np.uint8),
-            rng.integers(0, 255, (n, 8, 8, 3), dtype=np.uint8),
-            np.arange(n) % 2,
-        )
+
+        def split(n: int):
+            pictures = rng.integers(0, 255, (2, n, 8, 8, 3), dtype=np.uint8)
+            return pictures[0], pictures[1], np.arange(n) % 2
+
         return split(6), split(3)
 
     monkeypatch.setattr(T, "make_data", fake_make_data)

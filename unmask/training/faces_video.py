@@ -167,7 +167,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-
 try:  # the Dataset needs torch; building the pairs does not
     from torch.utils.data import Dataset as _Dataset
 except ImportError:  # pragma: no cover - torch is in the train extra

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import sys
 import time
@@ -32,8 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from unmask.training import images_data as D
-from unmask.training import images_pretrained
-from unmask.training.images_pretrained import PretrainedSR, super_resolve
+from unmask.training import images_pretrained as P
 
 
 def _log(out: Path, msg: str) -> None:
@@ -140,17 +140,17 @@ def make_split(
     jobs, fams = [], []
     t0 = time.time()
     for k, spec in enumerate(specs):
-        if isinstance(spec, PretrainedSR):
+        if isinstance(spec, P.PretrainedSR):
             n_fakes = sr_fakes if sr_fakes is not None else fakes_per_gen
             idx = rng.sample(range(crops.shape[0]), min(n_fakes, crops.shape[0]))
-            fakes = super_resolve(spec, crops_u8[idx]).transpose(0, 2, 3, 1)
-            gen = None
+            fakes = P.super_resolve(spec, crops_u8[idx]).transpose(0, 2, 3, 1)
         else:
             gen = D.train_generator(
                 spec, crops, device, batch=gen_batch, crop_px=gen_crop_px, lr=gen_lr
             )
             idx = rng.sample(range(crops.shape[0]), min(fakes_per_gen, crops.shape[0]))
             fakes = D.generate(gen, crops[idx], device).numpy().transpose(0, 2, 3, 1)
+            del gen
         reals = crops_u8[idx].transpose(0, 2, 3, 1)
         err = float(np.abs(fakes[:64].astype(np.float32) - reals[:64]).mean())
         if err > D.MAX_RECON_ERR and spec.family != "interp":
@@ -166,7 +166,6 @@ def make_split(
         ]
         jobs.append(pool.map_async(D.degrade_pair, args, chunksize=32))
         fams.append(spec.family)
-        del gen
         if k % 8 == 7 or k == len(specs) - 1:
             _log(
                 out,
@@ -349,8 +348,6 @@ def train_classifier(args, train, val, device: str, out: Path, deadline: float):
 
 def make_data(args, out: Path, device: str):
     """Real crops, the generators, their fakes and the chain: (train, val) as (reals, fakes, family index)."""
-    import os
-
     workers = args.workers or max(1, (os.cpu_count() or 2) - 1)
     with get_context("fork").Pool(workers) as pool:
         splits = {}
@@ -381,8 +378,8 @@ def make_data(args, out: Path, device: str):
         specs, val_specs = [sized(s) for s in specs], [sized(s) for s in val_specs]
         if args.pretrained_sr:
             # After the trained generators, so that their crops and chain draws stay as without them.
-            specs += images_pretrained.specs(images_pretrained.TRAIN_MODELS)
-            val_specs += images_pretrained.specs(images_pretrained.VAL_MODELS)
+            specs += P.specs(P.TRAIN_MODELS)
+            val_specs += P.specs(P.VAL_MODELS)
         (out / "generators.json").write_text(
             json.dumps(
                 {

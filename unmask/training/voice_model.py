@@ -22,10 +22,10 @@ averaged with shipped ones without their checkpoints.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
-
-from pathlib import Path
 
 from unmask.audio.features import FEATURES
 
