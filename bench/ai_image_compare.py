@@ -33,12 +33,6 @@ BLUR_SIGMA = 1.2
 CROP_PX = 256
 
 
-def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    from unmask.training.train_images import auc
-
-    return auc(labels, scores)
-
-
 def _crop_logits(model, crops_u8: np.ndarray, batch: int = 256) -> np.ndarray:
     """(N, H, W, 3) uint8 crops → (N,) logits, each crop scored whole."""
     out = []
@@ -49,6 +43,7 @@ def _crop_logits(model, crops_u8: np.ndarray, batch: int = 256) -> np.ndarray:
 
 
 def bench_val(models: dict, val_npz: Path) -> dict:
+    from unmask.eval.metrics import roc_auc
     from unmask.training.images_data import FAMILIES
 
     val = np.load(val_npz)
@@ -57,11 +52,11 @@ def bench_val(models: dict, val_npz: Path) -> dict:
     out = {}
     for name, model in models.items():
         logits = _crop_logits(model, np.concatenate([reals, fakes]))
-        row = {"all": _auc(labels, logits)}
+        row = {"all": roc_auc(labels, logits)}
         for i, fam in enumerate(FAMILIES):
             sel = family == i
             if sel.any():
-                row[fam] = _auc(
+                row[fam] = roc_auc(
                     np.r_[np.zeros(len(reals)), np.ones(sel.sum())],
                     np.r_[logits[: len(reals)], logits[len(reals) :][sel]],
                 )

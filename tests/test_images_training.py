@@ -127,16 +127,62 @@ def test_data_cache_is_reused_only_for_the_same_data_arguments(tmp_path, monkeyp
         T.cached_data(args, tmp_path, "cpu")
 
 
-def test_full_residual_is_the_folded_residual_unfolded() -> None:
+def _residual_by_hand(x: np.ndarray, energy_norm: bool) -> np.ndarray:
+    """(3, H, W) → (3, H, W): the residual and its energy division written out cell by cell."""
+    from unmask.training.images_model import ENERGY_EPS
+
+    c, h, w = x.shape
+    r = np.empty_like(x)
+    for y in range(0, h, 2):
+        for z in range(0, w, 2):
+            block = x[:, y : y + 2, z : z + 2]
+            r[:, y : y + 2, z : z + 2] = (block - block.mean(axis=(1, 2), keepdims=True)) * 255 / 8
+    if not energy_norm:
+        return r
+    cells = (r**2).reshape(c, h // 4, 4, w // 4, 4).mean(axis=(0, 2, 4))  # mean square per 4x4 cell
+    out = np.empty_like(r)
+    for i in range(h // 4):
+        for j in range(w // 4):
+            window = cells[max(i - 1, 0) : i + 2, max(j - 1, 0) : j + 2]  # 3x3 cells, edges not padded
+            out[:, 4 * i : 4 * i + 4, 4 * j : 4 * j + 4] = r[:, 4 * i : 4 * i + 4, 4 * j : 4 * j + 4] / np.sqrt(
+                window.mean() + ENERGY_EPS
+            )
+    return out
+
+
+def test_residual_inputs_match_a_cell_by_cell_reference() -> None:
     from unmask.training.images_model import block_residual, full_residual
 
     x = torch.rand(2, 3, 32, 48)
     for energy_norm in (True, False):
-        folded = torch.nn.functional.pixel_unshuffle(full_residual(x, energy_norm), 4)
-        assert torch.allclose(folded, block_residual(x, energy_norm), atol=1e-5)
+        want = np.stack([_residual_by_hand(a, energy_norm) for a in x.double().numpy()])
+        got = full_residual(x, energy_norm).numpy()
+        assert np.allclose(got, want, atol=1e-3 * np.abs(want).max())
+        folded = block_residual(x, energy_norm)
+        assert folded.shape == (2, 48, 8, 12)
+        assert torch.allclose(folded, torch.nn.functional.pixel_unshuffle(torch.from_numpy(want).float(), 4), atol=1e-3 * float(np.abs(want).max()))
     # A picture that is constant on each 2x2 block (nearest x2 up-sampling) has no residual at all.
     up = torch.nn.functional.interpolate(torch.rand(1, 3, 16, 16), scale_factor=2.0, mode="nearest")
     assert full_residual(up, energy_norm=False).abs().max() < 1e-4
+
+
+def test_residualnet_built_on_the_shared_residual_reproduces_the_shipped_onnx() -> None:
+    """The shipped weights, loaded back into ResidualNet, give the shipped ONNX file's logits."""
+    import onnxruntime as ort
+
+    from unmask.detectors.ai_image import WEIGHTS_DIR
+    from unmask.training.export import load_folded_convs
+    from unmask.training.images_model import build
+
+    path = WEIGHTS_DIR / "ai-image.onnx"
+    model = build({"widths": (48, 96, 192), "depths": (1, 3, 3)}).eval()
+    assert load_folded_convs(model, path)[0] == sum(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+    x = torch.rand(2, 3, 64, 96)
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(["logit"], {"image": x.numpy()})[0]
+    with torch.no_grad():
+        got = model(x)[0].numpy()
+    assert np.abs(want).max() > 0.1  # a real response, not zeros
+    assert np.allclose(got, want, atol=1e-3)
 
 
 @pytest.mark.parametrize("input_kind", ["residual", "rgb"])

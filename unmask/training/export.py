@@ -54,6 +54,48 @@ def export_module(model, onnx_path: Path, example, *, output_names: list[str], d
     return hashlib.sha256(onnx_path.read_bytes()).hexdigest()
 
 
+def load_folded_convs(model, path: Path) -> tuple[int, dict]:
+    """Put the convolutions of an exported ONNX file back into ``model``; returns (how many, the file's initializers).
+
+    Shipped weights are kept as ONNX only, and the exporter folds every BatchNorm into the convolution before it.
+    Each folded convolution goes back as the convolution's weight, and its bias becomes the BatchNorm's shift, with
+    scale 1, mean 0 and variance ``1 - eps`` (an identity). The network then computes what the ONNX graph computes,
+    *as long as BatchNorm stays in eval mode*. Convolutions are matched in order; other layers (a ``Gemm``) are the
+    caller's, from the returned initializers.
+    """
+    import onnx
+    import torch
+    from onnx import numpy_helper
+    from torch import nn
+
+    graph = onnx.load(str(path)).graph
+    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    modules = list(model.modules())
+    pairs: list[tuple[nn.Conv2d, nn.BatchNorm2d | None]] = []
+    for i, m in enumerate(modules):
+        if isinstance(m, nn.Conv2d):
+            nxt = modules[i + 1] if i + 1 < len(modules) else None
+            pairs.append((m, nxt if isinstance(nxt, nn.BatchNorm2d) else None))
+    if len(pairs) != len(convs):
+        raise ValueError(f"{path}: {len(convs)} convolutions in the graph, {len(pairs)} in the network")
+    with torch.no_grad():
+        for (conv, bn), node in zip(pairs, convs):
+            w = torch.from_numpy(inits[node.input[1]].copy())
+            b = torch.from_numpy(inits[node.input[2]].copy()) if len(node.input) > 2 else torch.zeros(w.shape[0])
+            if w.shape != conv.weight.shape:
+                raise ValueError(f"{path}: convolution {node.name} has shape {tuple(w.shape)}, expected {tuple(conv.weight.shape)}")
+            conv.weight.copy_(w)
+            if bn is None:
+                conv.bias.copy_(b)
+            else:
+                bn.weight.fill_(1.0)
+                bn.bias.copy_(b)
+                bn.running_mean.zero_()
+                bn.running_var.fill_(1.0 - bn.eps)
+    return len(pairs), {"graph": graph, "inits": inits}
+
+
 def export(ckpt: Path, onnx_path: Path, *, opset: int = 17) -> str:
     """Write ``onnx_path`` from ``ai-image`` checkpoint ``ckpt``; returns the file's sha256."""
     import torch

@@ -69,51 +69,21 @@ def build(config: dict) -> FaceSwapNet:
     return FaceSwapNet(dropout=config.get("dropout", 0.2))
 
 
-def load_imagenet(model: FaceSwapNet, path: Path | None = None) -> int:
-    """Copy the ImageNet backbone into ``model``; returns how many tensors were loaded (the classifier is new)."""
-    return mobilenet_v2.load_imagenet(model, path)
-
-
 def load_onnx(model: FaceSwapNet, path: Path) -> int:
     """Load the weights of an exported ``face-swap.onnx`` back into ``model``; returns how many convolutions were set.
 
-    Shipped weights are kept as ONNX only, and the exporter folds every BatchNorm into the convolution before it.
-    Each folded convolution goes back as the convolution's weight, and its bias becomes the BatchNorm's shift, with
-    scale 1, mean 0 and variance ``1 - eps`` (an identity). The network then computes what the ONNX graph computes,
-    *as long as BatchNorm stays in eval mode*: fine-tune such a model with ``freeze_batchnorm``.
+    The convolutions go back through ``export.load_folded_convs`` (BatchNorm as an identity: fine-tune such a
+    model with ``freeze_batchnorm``); the classifier is the graph's one ``Gemm``.
     """
-    import onnx
-    from onnx import numpy_helper
+    from unmask.training.export import load_folded_convs
 
-    graph = onnx.load(str(path)).graph
-    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
-    convs = [n for n in graph.node if n.op_type == "Conv"]
-    modules = list(model.modules())
-    pairs: list[tuple[nn.Conv2d, nn.BatchNorm2d | None]] = []
-    for i, m in enumerate(modules):
-        if isinstance(m, nn.Conv2d):
-            nxt = modules[i + 1] if i + 1 < len(modules) else None
-            pairs.append((m, nxt if isinstance(nxt, nn.BatchNorm2d) else None))
-    if len(pairs) != len(convs):
-        raise ValueError(f"{path}: {len(convs)} convolutions in the graph, {len(pairs)} in the network")
+    n_convs, onnx_file = load_folded_convs(model, path)
+    inits = onnx_file["inits"]
+    gemm = next(n for n in onnx_file["graph"].node if n.op_type == "Gemm")
     with torch.no_grad():
-        for (conv, bn), node in zip(pairs, convs):
-            w = torch.from_numpy(inits[node.input[1]].copy())
-            b = torch.from_numpy(inits[node.input[2]].copy()) if len(node.input) > 2 else torch.zeros(w.shape[0])
-            if w.shape != conv.weight.shape:
-                raise ValueError(f"{path}: convolution {node.name} has shape {tuple(w.shape)}, expected {tuple(conv.weight.shape)}")
-            conv.weight.copy_(w)
-            if bn is None:
-                conv.bias.copy_(b)
-            else:
-                bn.weight.fill_(1.0)
-                bn.bias.copy_(b)
-                bn.running_mean.zero_()
-                bn.running_var.fill_(1.0 - bn.eps)
-        gemm = next(n for n in graph.node if n.op_type == "Gemm")
         model.classifier[1].weight.copy_(torch.from_numpy(inits[gemm.input[1]].copy()).reshape(1, -1))
         model.classifier[1].bias.copy_(torch.from_numpy(inits[gemm.input[2]].copy()).reshape(1))
-    return len(pairs)
+    return n_convs
 
 
 def freeze_batchnorm(model: nn.Module) -> None:

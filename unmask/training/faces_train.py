@@ -141,7 +141,8 @@ def run(args: argparse.Namespace) -> int:
     from torch.nn import functional as F
 
     from unmask.training import faces_data as D
-    from unmask.training.faces_model import build, freeze_batchnorm, load_imagenet, load_onnx
+    from unmask.training.faces_model import build, freeze_batchnorm, load_onnx
+    from unmask.training.mobilenet_v2 import load_imagenet
 
     # no OpenCV thread pool in this process: DataLoader workers are forked from it, and a pool created before the
     # fork (the validation pairs use OpenCV) deadlocks them

@@ -35,25 +35,25 @@ STRIDE_PX = (
 ENERGY_EPS = 0.035
 
 
-def block_residual(x: torch.Tensor, energy_norm: bool = True) -> torch.Tensor:
-    """(N, 3, H, W) → (N, 48, H/4, W/4): pixels minus their 2x2 block mean, folded 4x4 into channels."""
-    n, c, h, w = x.shape
-    blocks = F.pixel_unshuffle(x, 2).reshape(n, c, 4, h // 2, w // 2)
-    resid = (blocks - blocks.mean(dim=2, keepdim=True)).reshape(
-        n, c * 4, h // 2, w // 2
-    )
-    resid = F.pixel_shuffle(resid, 2)
+def full_residual(x: torch.Tensor, energy_norm: bool = True) -> torch.Tensor:
+    """(N, 3, H, W) → (N, 3, H, W): pixels minus their 2x2 block mean, divided by the local residual energy."""
     # x255/8: residuals of real photos are a few grey levels; this puts them near unit scale.
-    r = F.pixel_unshuffle(resid, 4) * (255.0 / 8.0)
-    # Divide by the local residual energy (12x12 px window): without it the first model
-    # learned "little fine detail = fake" (a blurred real photo scored fake, a sharpened
-    # one real); what is left is the shape of the pattern, which is what up-sampling sets.
+    r = (x - F.interpolate(F.avg_pool2d(x, 2), scale_factor=2.0, mode="nearest")) * (255.0 / 8.0)
     if not energy_norm:
         return r
+    # Divide by the local residual energy (each 4x4 cell's mean square over 3x3 cells, a 12x12 px
+    # window): without it the first model learned "little fine detail = fake" (a blurred real photo
+    # scored fake, a sharpened one real); what is left is the shape of the pattern, which is what
+    # up-sampling sets.
     energy = F.avg_pool2d(
-        r.pow(2).mean(dim=1, keepdim=True), 3, 1, 1, count_include_pad=False
+        F.avg_pool2d(r.pow(2).mean(dim=1, keepdim=True), 4), 3, 1, 1, count_include_pad=False
     )
-    return r * torch.rsqrt(energy + ENERGY_EPS)
+    return r * F.interpolate(torch.rsqrt(energy + ENERGY_EPS), scale_factor=4.0, mode="nearest")
+
+
+def block_residual(x: torch.Tensor, energy_norm: bool = True) -> torch.Tensor:
+    """(N, 3, H, W) → (N, 48, H/4, W/4): ``full_residual`` folded 4x4 into channels (ResidualNet's input)."""
+    return F.pixel_unshuffle(full_residual(x, energy_norm), 4)
 
 
 class _SepBlock(nn.Module):
@@ -114,21 +114,6 @@ class ResidualNet(nn.Module):
         """x : (N, 3, H, W) float RGB in [0, 1] → (logit (N,), logit map (N, 1, H/16, W/16))."""
         logit_map = self.head(self.body(self.stem(block_residual(x, self.energy_norm))))
         return logit_map.mean(dim=(1, 2, 3)), logit_map
-
-
-def full_residual(x: torch.Tensor, energy_norm: bool = True) -> torch.Tensor:
-    """(N, 3, H, W) → (N, 3, H, W): ``block_residual`` unfolded back to full resolution.
-
-    Pixels minus their 2x2 block mean, x255/8, divided by the same local energy
-    (each 4x4 cell's mean square over 3x3 cells), so the two inputs differ only in layout.
-    """
-    r = (x - F.interpolate(F.avg_pool2d(x, 2), scale_factor=2.0, mode="nearest")) * (255.0 / 8.0)
-    if not energy_norm:
-        return r
-    energy = F.avg_pool2d(
-        F.avg_pool2d(r.pow(2).mean(dim=1, keepdim=True), 4), 3, 1, 1, count_include_pad=False
-    )
-    return r * F.interpolate(torch.rsqrt(energy + ENERGY_EPS), scale_factor=4.0, mode="nearest")
 
 
 # ``features`` layers kept: through layer 13 the stride is 16 (96 channels), STRIDE_PX's grid.

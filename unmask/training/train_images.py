@@ -581,6 +581,8 @@ def main(argv: list[str] | None = None) -> int:
         help="a few generators, steps and crops: checks the pipeline on a CPU",
     )
     args = p.parse_args(argv)
+    if args.arch != "mobilenet_v2" and (args.input_kind != "residual" or args.no_imagenet):
+        p.error("--input-kind and --no-imagenet are for --arch mobilenet_v2")
 
     import torch
 
