@@ -36,9 +36,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
-# Decoder families of the generators trained here, then those only run here (images_pretrained).
+# Decoder families of the generators trained here, then those only run here (images_pretrained),
+# then the whole-picture GANs (images_gan). Cached data stores indices: append only.
 TRAINED_FAMILIES = ("nearest", "bilinear", "tconv", "shuffle", "interp")
-FAMILIES = TRAINED_FAMILIES + ("gan-sr",)
+FAMILIES = TRAINED_FAMILIES + ("gan-sr", "gan-whole")
 GEN_CROP_PX = 176  # crops fed to the generators; a multiple of 8 (three 2x stages)
 TRAIN_CROP_PX = 128  # crops the classifier sees, cut after the chain
 # Grey levels; above it a generator's output no longer resembles its input (collapsed to flat colour).

