@@ -108,3 +108,9 @@ def test_whole_gan_fakes_are_appended_by_split_and_flat_gans_dropped(tmp_path) -
     # The appended pairs went through the chain: real crops of the sources, drawn fakes, both 128 px.
     assert train[0][5:].std() > 10 and train[1][5:].std() > 10
     assert "skipped t_stylegan2" in (tmp_path / "log.txt").read_text()
+
+
+def test_spread_is_zero_for_a_mode_collapsed_gan() -> None:
+    one = _pool(1).numpy().transpose(0, 2, 3, 1)
+    assert G.spread(np.repeat(one, 8, axis=0)) == 0.0
+    assert G.spread(_pool(8).numpy().transpose(0, 2, 3, 1)) > 10

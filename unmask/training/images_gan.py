@@ -52,6 +52,9 @@ TRAIN_PX = 64  # crops the GANs are trained on (a 4x4 latent grid)
 # A GAN whose pictures have less fine detail (median RMS of the 2x2-block residual) than this
 # share of the real crops' has collapsed towards flat colour and is not used.
 MIN_DETAIL_RATIO = 0.5
+# ... or whose pictures differ less from one another (``spread``) than this share of the reals'
+# has collapsed to one picture for every latent (mode collapse).
+MIN_SPREAD_RATIO = 0.25
 
 
 @dataclass(frozen=True)
@@ -249,6 +252,13 @@ def sample(gen, n: int, size_px: int = D.GEN_CROP_PX, seed: int = 0, batch: int 
             y = gen(z).float()
             out.append((y * 255 + 0.5).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy())
     return np.concatenate(out)
+
+
+def spread(pictures: np.ndarray, n: int = 256) -> float:
+    """How much (N, H, W, 3) uint8 pictures differ from one another: the per-pixel standard
+    deviation across (at most ``n`` of) them, averaged over pixels, in grey levels."""
+    idx = np.linspace(0, len(pictures) - 1, min(n, len(pictures))).astype(int)
+    return float(pictures[idx].astype(np.float32).std(0).mean())
 
 
 def save(gen, spec: WholeGAN, steps: int, path: Path) -> None:

@@ -491,12 +491,18 @@ def with_whole_gans(args, train, val, out: Path):
                     n_pool = args.pool if split == "train" else max(64, args.pool // 6)
                     reals = G.crop_pool(args.data, split, n_pool, seed).numpy().transpose(0, 2, 3, 1)
                     real_detail = float(np.median(residual_rms(reals)))
+                    real_spread = G.spread(reals)
                 n = args.whole_gan_fakes if split == "train" else args.whole_gan_fakes // 3
                 fakes = G.sample(gen, n, seed=spec.seed)
-                detail = float(np.median(residual_rms(fakes)))
-                if detail < G.MIN_DETAIL_RATIO * real_detail:
-                    # Collapsed to flat colour: it would teach "flat = fake", nothing about up-sampling.
-                    _log(out, f"{split}: skipped {spec.name}, fine detail {detail:.1f} against the reals' {real_detail:.1f}")
+                detail, spread = float(np.median(residual_rms(fakes))), G.spread(fakes)
+                if detail < G.MIN_DETAIL_RATIO * real_detail or spread < G.MIN_SPREAD_RATIO * real_spread:
+                    # Collapsed to flat colour (it would teach "flat = fake", nothing about
+                    # up-sampling) or to one picture for every latent (mode collapse).
+                    _log(
+                        out,
+                        f"{split}: skipped {spec.name}, fine detail {detail:.1f} and spread {spread:.1f} "
+                        f"against the reals' {real_detail:.1f} and {real_spread:.1f}",
+                    )
                     continue
                 rng = random.Random(spec.seed)
                 jobs = [
