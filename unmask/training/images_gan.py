@@ -55,6 +55,7 @@ MIN_DETAIL_RATIO = 0.5
 # ... or whose pictures differ less from one another (``spread``) than this share of the reals'
 # has collapsed to one picture for every latent (mode collapse).
 MIN_SPREAD_RATIO = 0.25
+CHECK_PICTURES = 256  # both checks look at the first pictures of a GAN's draw
 
 
 @dataclass(frozen=True)
@@ -254,7 +255,7 @@ def sample(gen, n: int, size_px: int = D.GEN_CROP_PX, seed: int = 0, batch: int 
     return np.concatenate(out)
 
 
-def spread(pictures: np.ndarray, n: int = 256) -> float:
+def spread(pictures: np.ndarray, n: int = CHECK_PICTURES) -> float:
     """How much (N, H, W, 3) uint8 pictures differ from one another: the per-pixel standard
     deviation across (at most ``n`` of) them, averaged over pixels, in grey levels."""
     idx = np.linspace(0, len(pictures) - 1, min(n, len(pictures))).astype(int)

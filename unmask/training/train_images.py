@@ -493,8 +493,9 @@ def with_whole_gans(args, train, val, out: Path):
                     real_detail = float(np.median(residual_rms(reals)))
                     real_spread = G.spread(reals)
                 n = args.whole_gan_fakes if split == "train" else args.whole_gan_fakes // 3
-                fakes = G.sample(gen, n, seed=spec.seed)
-                detail, spread = float(np.median(residual_rms(fakes))), G.spread(fakes)
+                # The first pictures of the draw decide; a collapsed GAN is not run further.
+                first = G.sample(gen, min(n, G.CHECK_PICTURES), seed=spec.seed)
+                detail, spread = float(np.median(residual_rms(first))), G.spread(first)
                 if detail < G.MIN_DETAIL_RATIO * real_detail or spread < G.MIN_SPREAD_RATIO * real_spread:
                     # Collapsed to flat colour (it would teach "flat = fake", nothing about
                     # up-sampling) or to one picture for every latent (mode collapse).
@@ -504,6 +505,7 @@ def with_whole_gans(args, train, val, out: Path):
                         f"against the reals' {real_detail:.1f} and {real_spread:.1f}",
                     )
                     continue
+                fakes = G.sample(gen, n, seed=spec.seed)
                 rng = random.Random(spec.seed)
                 jobs = [
                     (np.ascontiguousarray(reals[rng.randrange(len(reals))]), f, rng.getrandbits(31))
