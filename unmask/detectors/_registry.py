@@ -50,12 +50,12 @@ _CARDS: tuple[DetectorCard, ...] = (
     ),
     DetectorCard(
         name="ai-image",
-        version="0.1.0",
+        version="0.2.0",
         kinds=_VISUAL,
         family="ml",
         summary="Whole-image generation artifacts (GAN/diffusion up-sampling traces) from a small CNN on pixel residuals",
         factory="unmask.detectors.ai_image:create",
-        experimental=True,  # dev-set AUC 0.716 < 0.90 target (unmask/models/ai-image.md)
+        experimental=True,  # dev-set AUC 0.730 < 0.90 target (unmask/models/ai-image.md)
     ),
     DetectorCard(
         name="face-swap",
