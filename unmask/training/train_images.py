@@ -255,7 +255,9 @@ def train_classifier(args, train, val, device: str, out: Path, deadline: float):
         config.update(widths=args.widths, depths=args.depths)
     else:
         config.update(input_kind=args.input_kind)
-    torch.manual_seed(args.seed)
+    # The classifier's own seed (initial weights, batches, flips): varied alone, it measures how
+    # much a rerun on the same data moves the figures.
+    torch.manual_seed(args.seed if args.classifier_seed is None else args.classifier_seed)
     model = build(config)
     if args.arch == "mobilenet_v2" and not args.no_imagenet:
         from unmask.training import mobilenet_v2
@@ -645,6 +647,11 @@ def main(argv: list[str] | None = None) -> int:
         help="CPU processes for the chain (0 = all cores - 1)",
     )
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--classifier-seed",
+        type=int,
+        help="seed of the classifier's training alone (default: --seed); the data stay those of --seed",
+    )
     p.add_argument(
         "--tiny",
         action="store_true",
