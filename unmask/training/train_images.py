@@ -2,8 +2,13 @@
 
 Run ``python -m unmask.training.train_images --data DIR --out DIR`` (DIR holds
 ``photos/<source>/`` and ``faces/faces.jsonl`` + ``faces/images/``, the layout
-of ``../shared/data``). The run is self-contained and time-boxed so that it
-fits one GPU lease; on a CPU use ``--tiny`` to check that it runs end to end.
+of ``../shared/data``). The run is self-contained and time-boxed (``--budget-s``):
+minutes on one GPU, about an hour on 2 CPU cores (the shipped 0.2.0 was a CPU
+run; ``--data-cache`` keeps the made data for classifier-only reruns); ``--tiny``
+checks that it runs end to end. The fakes come from brief generators trained here
+(``images_data``), optionally the bundled Real-ESRGAN models (``--pretrained-sr``,
+``images_pretrained``) and whole-picture GANs trained beforehand by
+``python -m unmask.training.images_gan`` (``--whole-gans``).
 Then ``python -m unmask.training.export --ckpt OUT/best.pt`` writes the ONNX
 file the detector loads.
 
