@@ -30,6 +30,11 @@ def test_generators_draw_any_multiple_of_sixteen_from_a_latent_grid(arch: str) -
     assert pics.std() > 0
 
 
+def test_whole_picture_critic_gives_one_logit_per_training_crop() -> None:
+    critic = D.make_discriminator(8, G.N_UP, whole=True)
+    assert critic(torch.rand(3, 3, G.TRAIN_PX, G.TRAIN_PX)).shape == (3, 1)
+
+
 def test_stylegan2_picture_is_the_sum_of_every_stage_rgb() -> None:
     gen = G.make_generator(_spec("stylegan2"))
     assert len(gen.to_rgb) == G.N_UP

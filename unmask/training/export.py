@@ -55,7 +55,7 @@ def export_module(model, onnx_path: Path, example, *, output_names: list[str], d
 
 
 def load_folded_convs(model, path: Path) -> tuple[int, dict]:
-    """Put the convolutions of an exported ONNX file back into ``model``; returns (how many, the file's initializers).
+    """Put the convolutions of an exported ONNX file back into ``model``; returns (how many, {"graph", "inits"}).
 
     Shipped weights are kept as ONNX only, and the exporter folds every BatchNorm into the convolution before it.
     Each folded convolution goes back as the convolution's weight, and its bias becomes the BatchNorm's shift, with

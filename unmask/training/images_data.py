@@ -110,6 +110,19 @@ def base_image(
     return np.asarray(im.resize(size, resample, reducing_gap=None))
 
 
+def mixed_crops(
+    photos: list[np.ndarray], faces: list[np.ndarray], n: int, rng: random.Random
+) -> np.ndarray:
+    """``n`` GEN_CROP_PX crops, alternately from a random photo and a random face (faces
+    outnumber photos ~3:1 among the sources), as (n, 3, S, S) uint8."""
+    faces = faces or photos
+    out = []
+    for i in range(n):
+        src = photos if i % 2 == 0 else faces
+        out += random_crops(src[rng.randrange(len(src))], 1, GEN_CROP_PX, rng)
+    return np.stack(out).transpose(0, 3, 1, 2).copy()
+
+
 def random_crops(
     img: np.ndarray, n: int, size_px: int, rng: random.Random
 ) -> list[np.ndarray]:
@@ -350,17 +363,26 @@ def make_generator(spec: GenSpec):  # -> torch.nn.Module
     return Interp() if spec.family == "interp" else Gen()
 
 
-def make_discriminator(width: int = 32):  # -> torch.nn.Module
-    """A PatchGAN-style critic (three strided 4x4 convolutions, spectral norm): (N, 3, H, W) → (N, 1, H/8, W/8)."""
+def make_discriminator(width: int = 32, n_down: int = 3, whole: bool = False):  # -> torch.nn.Module
+    """A spectral-norm critic of ``n_down`` strided 4x4 convolutions (widths doubling from ``width``).
+
+    PatchGAN-style by default: (N, 3, H, W) → (N, 1, H/8, W/8), one 3x3 head per cell. With
+    ``whole``, a 4x4 valid head over the last 4x4 map gives one logit per crop, (N, 1), for
+    crops of ``4 · 2**n_down`` px (``images_gan``'s whole-picture GANs).
+    """
     from torch import nn
     from torch.nn.utils.parametrizations import spectral_norm
 
     layers: list[nn.Module] = []
     c = 3
-    for w in (width, width * 2, width * 4):
+    for i in range(n_down):
+        w = width * 2**i
         layers += [spectral_norm(nn.Conv2d(c, w, 4, 2, 1)), nn.LeakyReLU(0.2, inplace=True)]
         c = w
-    layers.append(spectral_norm(nn.Conv2d(c, 1, 3, 1, 1)))
+    if whole:
+        layers += [spectral_norm(nn.Conv2d(c, 1, 4)), nn.Flatten()]
+    else:
+        layers.append(spectral_norm(nn.Conv2d(c, 1, 3, 1, 1)))
     return nn.Sequential(*layers)
 
 

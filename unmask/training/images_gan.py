@@ -184,21 +184,6 @@ def make_generator(spec: WholeGAN):  # -> torch.nn.Module
     return Gen()
 
 
-def make_discriminator(width: int = 16):  # -> torch.nn.Module
-    """Whole-crop critic: strided 4x4 spectral-norm convs TRAIN_PX → 4x4, then one 4x4 conv → a logit."""
-    from torch import nn
-    from torch.nn.utils.parametrizations import spectral_norm
-
-    layers: list[nn.Module] = []
-    c = 3
-    for i in range(N_UP):
-        w = width * 2**i
-        layers += [spectral_norm(nn.Conv2d(c, w, 4, 2, 1)), nn.LeakyReLU(0.2, inplace=True)]
-        c = w
-    layers += [spectral_norm(nn.Conv2d(c, 1, 4)), nn.Flatten()]
-    return nn.Sequential(*layers)
-
-
 def train_gan(spec: WholeGAN, pool, device: str = "cpu", batch: int = 16, log=None):
     """Train ``spec`` for ``spec.train_s`` seconds on random TRAIN_PX crops of ``pool`` ((N, 3, S, S) uint8 tensor).
 
@@ -208,7 +193,7 @@ def train_gan(spec: WholeGAN, pool, device: str = "cpu", batch: int = 16, log=No
     import torch
     from torch.nn import functional as F
 
-    gen, critic = make_generator(spec).to(device), make_discriminator().to(device)
+    gen, critic = make_generator(spec).to(device), D.make_discriminator(16, N_UP, whole=True).to(device)
     g_opt = torch.optim.Adam(gen.parameters(), lr=2e-4, betas=(0.0, 0.9))
     d_opt = torch.optim.Adam(critic.parameters(), lr=4e-4, betas=(0.0, 0.9))
     rng = torch.Generator(device="cpu").manual_seed(spec.seed)
@@ -290,14 +275,10 @@ def crop_pool(data: Path, split: str, n: int, seed: int, max_faces: int = 900):
 
     paths = D.list_sources(data, split=split, max_faces=max_faces, seed=seed)
     rng = random.Random(seed)
-    photos = [p for p in paths if "photos" in p.parts]
-    faces = [p for p in paths if "photos" not in p.parts] or photos
     bases = {p: D.base_image(p, rng) for p in paths}
-    crops = []
-    for i in range(n):
-        src = photos if i % 2 == 0 else faces
-        crops += D.random_crops(bases[src[rng.randrange(len(src))]], 1, D.GEN_CROP_PX, rng)
-    return torch.from_numpy(np.stack(crops).transpose(0, 3, 1, 2).copy())
+    photos = [b for p, b in bases.items() if "photos" in p.parts]
+    faces = [b for p, b in bases.items() if "photos" not in p.parts]
+    return torch.from_numpy(D.mixed_crops(photos, faces, n, rng))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -108,15 +108,10 @@ def _base_job(path: Path, seed: int) -> np.ndarray:
 def _crop_pool(
     bases: list[np.ndarray], is_photo: list[bool], n: int, seed: int
 ) -> np.ndarray:
-    """``n`` GEN_CROP_PX crops, half from photos and half from faces (faces outnumber photos ~3:1)."""
-    rng = random.Random(seed)
+    """``n`` GEN_CROP_PX crops, half from photos and half from faces: (n, 3, S, S) uint8."""
     photos = [b for b, p in zip(bases, is_photo) if p]
-    faces = [b for b, p in zip(bases, is_photo) if not p] or photos
-    out = []
-    for i in range(n):
-        src = photos if (i % 2 == 0 or not faces) else faces
-        out += D.random_crops(src[rng.randrange(len(src))], 1, D.GEN_CROP_PX, rng)
-    return np.stack(out).transpose(0, 3, 1, 2).copy()  # (n, 3, S, S) uint8
+    faces = [b for b, p in zip(bases, is_photo) if not p]
+    return D.mixed_crops(photos, faces, n, random.Random(seed))
 
 
 def make_split(
@@ -482,16 +477,15 @@ def with_whole_gans(args, train, val, out: Path):
     """
     from unmask.training import images_gan as G
 
-    gans = sorted(args.whole_gans.glob("*.pt"))
+    gans = [G.load(path) for path in sorted(args.whole_gans.glob("*.pt"))]
     if not gans:
         raise SystemExit(f"--whole-gans {args.whole_gans}: no generator (*.pt) there")
-    merged = {"train": list(train), "val": list(val)}
+    merged = {}
     workers = args.workers or max(1, (os.cpu_count() or 2) - 1)
     with get_context("fork").Pool(workers) as pool:
-        for split, seed in (("train", args.seed), ("val", args.seed + 1000)):
-            reals = None
-            for path in gans:
-                gen, spec, steps = G.load(path)
+        for split, seed, arrays in (("train", args.seed, train), ("val", args.seed + 1000, val)):
+            reals, added = None, []
+            for gen, spec, steps in gans:
                 if (spec.arch in G.VAL_ARCHS) != (split == "val"):
                     continue
                 if reals is None:
@@ -518,15 +512,19 @@ def with_whole_gans(args, train, val, out: Path):
                     (np.ascontiguousarray(reals[rng.randrange(len(reals))]), f, rng.getrandbits(31))
                     for f in fakes
                 ]
-                pairs = pool.map(D.degrade_pair, jobs, chunksize=32)
-                r, f, fam = merged[split]
-                merged[split] = [
-                    np.concatenate([r, np.stack([q[0] for q in pairs])]),
-                    np.concatenate([f, np.stack([q[1] for q in pairs])]),
-                    np.concatenate([fam, np.full(len(pairs), D.FAMILIES.index(G.FAMILY))]),
-                ]
-                _log(out, f"{split}: {len(pairs)} fakes from {spec.name} ({spec.arch}, {steps} steps)")
-    return tuple(merged["train"]), tuple(merged["val"])
+                added += pool.map(D.degrade_pair, jobs, chunksize=32)
+                _log(out, f"{split}: {len(jobs)} fakes from {spec.name} ({spec.arch}, {steps} steps)")
+            if not added:
+                merged[split] = arrays
+                continue
+            # One concatenation per split: the cached arrays are gigabytes, so no copy per GAN.
+            real, fake, family = arrays
+            merged[split] = (
+                np.concatenate([real, np.stack([q[0] for q in added])]),
+                np.concatenate([fake, np.stack([q[1] for q in added])]),
+                np.concatenate([family, np.full(len(added), D.FAMILIES.index(G.FAMILY))]),
+            )
+    return merged["train"], merged["val"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -605,7 +603,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--whole-gan-fakes",
         type=int,
-        default=2000,
+        default=3000,
         metavar="N",
         help="fakes per --whole-gans training GAN (a third as many for the validation GAN)",
     )
