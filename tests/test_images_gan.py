@@ -35,6 +35,20 @@ def test_whole_picture_critic_gives_one_logit_per_training_crop() -> None:
     assert critic(torch.rand(3, 3, G.TRAIN_PX, G.TRAIN_PX)).shape == (3, 1)
 
 
+def test_minibatch_std_critic_sees_how_much_a_batch_varies() -> None:
+    torch.manual_seed(0)
+    critic = D.make_discriminator(8, G.N_UP, whole=True, mbstd=True).eval()
+    one = torch.rand(1, 3, G.TRAIN_PX, G.TRAIN_PX)
+    varied = torch.cat([one, torch.rand(3, 3, G.TRAIN_PX, G.TRAIN_PX)])
+    same = one.repeat(4, 1, 1, 1)
+    with torch.no_grad():
+        # The same picture gets another logit when its batch-mates differ from it ...
+        assert abs(float(critic(varied)[0] - critic(same)[0])) > 1e-4
+        # ... and without the channel it does not.
+        plain = D.make_discriminator(8, G.N_UP, whole=True).eval()
+        assert torch.allclose(plain(varied)[0], plain(same)[0], atol=1e-6)
+
+
 def test_stylegan2_picture_is_the_sum_of_every_stage_rgb() -> None:
     gen = G.make_generator(_spec("stylegan2"))
     assert len(gen.to_rgb) == G.N_UP
@@ -106,11 +120,19 @@ def test_whole_gan_fakes_are_appended_by_split_and_flat_gans_dropped(tmp_path) -
         )
 
     args = argparse.Namespace(
-        whole_gans=gans, whole_gan_fakes=6, workers=1, seed=0, pool=12, data=tmp_path / "data"
+        whole_gans=gans,
+        whole_gan_fakes=6,
+        whole_gan_val_fakes=None,
+        workers=1,
+        seed=0,
+        pool=12,
+        data=tmp_path / "data",
     )
     train, val = T.with_whole_gans(args, split(5), split(4), tmp_path)
     fam = D.FAMILIES.index(G.FAMILY)
     assert [len(a) for a in train] == [11, 11, 11] and [len(a) for a in val] == [6, 6, 6]
+    args.whole_gan_val_fakes = 3  # the validation GAN's count set on its own
+    assert [len(a) for a in T.with_whole_gans(args, split(5), split(4), tmp_path)[1]] == [7, 7, 7]
     assert (train[2][5:] == fam).all() and (val[2][4:] == fam).all() and (train[2][:5] == 0).all()
     # The appended pairs went through the chain: real crops of the sources, drawn fakes, both 128 px.
     assert train[0][5:].std() > 10 and train[1][5:].std() > 10

@@ -68,7 +68,8 @@ def test_discriminator_is_patchwise() -> None:
 
 
 def test_energy_matching_weights_give_fakes_the_reals_fine_detail() -> None:
-    from unmask.training.train_images import energy_matching_weights, residual_rms
+    from unmask.training.images_data import residual_rms
+    from unmask.training.train_images import energy_matching_weights
 
     rng = np.random.default_rng(1)
     flat = np.full((400, 32, 32, 3), 128.0)

@@ -363,15 +363,37 @@ def make_generator(spec: GenSpec):  # -> torch.nn.Module
     return Interp() if spec.family == "interp" else Gen()
 
 
-def make_discriminator(width: int = 32, n_down: int = 3, whole: bool = False):  # -> torch.nn.Module
+def residual_rms(x_u8: np.ndarray) -> np.ndarray:
+    """Per image (N, H, W, 3 uint8): RMS of grey minus its 2x2 block mean, in grey levels (fine detail)."""
+    out = np.empty(len(x_u8))
+    for k in range(0, len(x_u8), 1024):
+        a = x_u8[k : k + 1024].astype(np.float32).mean(-1)
+        n, h, w = a.shape
+        b = a[:, : h // 2 * 2, : w // 2 * 2].reshape(n, h // 2, 2, w // 2, 2)
+        out[k : k + n] = np.sqrt(((b - b.mean((2, 4), keepdims=True)) ** 2).mean((1, 2, 3, 4)))
+    return out
+
+
+def make_discriminator(
+    width: int = 32, n_down: int = 3, whole: bool = False, mbstd: bool = False
+):  # -> torch.nn.Module
     """A spectral-norm critic of ``n_down`` strided 4x4 convolutions (widths doubling from ``width``).
 
     PatchGAN-style by default: (N, 3, H, W) → (N, 1, H/8, W/8), one 3x3 head per cell. With
     ``whole``, a 4x4 valid head over the last 4x4 map gives one logit per crop, (N, 1), for
-    crops of ``4 · 2**n_down`` px (``images_gan``'s whole-picture GANs).
+    crops of ``4 · 2**n_down`` px (``images_gan``'s whole-picture GANs). ``mbstd`` (with
+    ``whole``) adds ProGAN's minibatch standard-deviation channel before that head
+    (Karras et al. 2018, sec. 3): the critic sees how much the batch varies, so a generator
+    that draws one picture for every latent is easy to tell apart.
     """
+    import torch
     from torch import nn
     from torch.nn.utils.parametrizations import spectral_norm
+
+    class MinibatchStd(nn.Module):
+        def forward(self, x):
+            s = x.std(0, unbiased=False).mean()  # per feature and place across the batch, averaged
+            return torch.cat([x, s.expand(x.shape[0], 1, *x.shape[2:])], 1)
 
     layers: list[nn.Module] = []
     c = 3
@@ -380,6 +402,9 @@ def make_discriminator(width: int = 32, n_down: int = 3, whole: bool = False):  
         layers += [spectral_norm(nn.Conv2d(c, w, 4, 2, 1)), nn.LeakyReLU(0.2, inplace=True)]
         c = w
     if whole:
+        if mbstd:
+            layers.append(MinibatchStd())
+            c += 1
         layers += [spectral_norm(nn.Conv2d(c, 1, 4)), nn.Flatten()]
     else:
         layers.append(spectral_norm(nn.Conv2d(c, 1, 3, 1, 1)))

@@ -72,15 +72,16 @@ class WholeGAN:
     train_s: float
     seed: int = 0
     family: str = FAMILY
+    mbstd: bool = False  # critic with a minibatch standard-deviation channel (run 10; run 9 had none)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def specs(archs, train_s: float, seed: int) -> list[WholeGAN]:
+def specs(archs, train_s: float, seed: int, mbstd: bool = False) -> list[WholeGAN]:
     rng = random.Random(seed)
     return [
-        WholeGAN(f"w{seed}_{a}", a, rng.choice((16, 24)), train_s, rng.getrandbits(31))
+        WholeGAN(f"w{seed}_{a}", a, rng.choice((16, 24)), train_s, rng.getrandbits(31), mbstd=mbstd)
         for a in archs
     ]
 
@@ -184,16 +185,35 @@ def make_generator(spec: WholeGAN):  # -> torch.nn.Module
     return Gen()
 
 
+def collapse_figures(pictures: np.ndarray) -> tuple[float, float]:
+    """(fine detail, spread) of the first ``CHECK_PICTURES`` (N, H, W, 3) uint8 pictures: the median
+    2x2-block residual RMS and ``spread``, both in grey levels."""
+    first = pictures[:CHECK_PICTURES]
+    return float(np.median(D.residual_rms(first))), spread(first)
+
+
+def collapsed(pictures: np.ndarray, reals: tuple[float, float]) -> bool:
+    """Whether a GAN's pictures fail ``MIN_DETAIL_RATIO`` or ``MIN_SPREAD_RATIO`` against the reals'
+    ``collapse_figures``: flat colour would teach "flat = fake", nothing about up-sampling; one
+    picture for every latent (mode collapse) teaches one picture."""
+    detail, spread_ = collapse_figures(pictures)
+    return detail < MIN_DETAIL_RATIO * reals[0] or spread_ < MIN_SPREAD_RATIO * reals[1]
+
+
 def train_gan(spec: WholeGAN, pool, device: str = "cpu", batch: int = 16, log=None):
     """Train ``spec`` for ``spec.train_s`` seconds on random TRAIN_PX crops of ``pool`` ((N, 3, S, S) uint8 tensor).
 
     Hinge loss, one critic step per generator step, Adam (0.0, 0.9) at 2e-4 / 4e-4 (SN-GAN,
-    BigGAN's two time-scales). Returns the generator in eval mode and its step count.
+    BigGAN's two time-scales). Returns the generator in eval mode and its step count. Every
+    2,000 steps ``log`` gets the collapse figures of 64 pictures against the pool's, so a
+    collapse shows while it trains.
     """
     import torch
     from torch.nn import functional as F
 
-    gen, critic = make_generator(spec).to(device), D.make_discriminator(16, N_UP, whole=True).to(device)
+    gen = make_generator(spec).to(device)
+    critic = D.make_discriminator(16, N_UP, whole=True, mbstd=spec.mbstd).to(device)
+    reals = collapse_figures(pool[:CHECK_PICTURES].permute(0, 2, 3, 1).numpy()) if log else None
     g_opt = torch.optim.Adam(gen.parameters(), lr=2e-4, betas=(0.0, 0.9))
     d_opt = torch.optim.Adam(critic.parameters(), lr=4e-4, betas=(0.0, 0.9))
     rng = torch.Generator(device="cpu").manual_seed(spec.seed)
@@ -218,7 +238,11 @@ def train_gan(spec: WholeGAN, pool, device: str = "cpu", batch: int = 16, log=No
         g_opt.step()
         k += 1
         if log is not None and k % 500 == 0:
-            log(f"{spec.name}: step {k}, d {d_loss.item():.3f}, g {g_loss.item():.3f}")
+            msg = f"{spec.name}: step {k}, d {d_loss.item():.3f}, g {g_loss.item():.3f}"
+            if k % 2000 == 0:
+                detail, spread_ = collapse_figures(sample(gen, 64, seed=0))
+                msg += f", detail {detail:.1f} / {reals[0]:.1f}, spread {spread_:.1f} / {reals[1]:.1f}"
+            log(msg)
     return gen.eval(), k
 
 
@@ -291,6 +315,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pool", type=int, default=4000, help="real crops per split")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--only", nargs="+", choices=ARCHS, help="train only these architectures")
+    p.add_argument(
+        "--mbstd", action="store_true", help="minibatch standard-deviation channel in the critic"
+    )
     args = p.parse_args(argv)
 
     from PIL import Image
@@ -300,7 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     # The training GANs learn from the training sources, the held-out one from the validation sources.
     for split, archs, seed in (("train", TRAIN_ARCHS, args.seed), ("val", VAL_ARCHS, args.seed + 1000)):
         # Drawn for all architectures, then filtered: --only does not change a GAN's seed.
-        todo = [s for s in specs(archs, args.train_s, seed) if not args.only or s.arch in args.only]
+        todo = [
+            s for s in specs(archs, args.train_s, seed, args.mbstd) if not args.only or s.arch in args.only
+        ]
         if not todo:
             continue
         pool = crop_pool(args.data, split, args.pool if split == "train" else max(64, args.pool // 6), seed)

@@ -209,17 +209,6 @@ def _predict(model, x_u8, device: str, batch: int = 512) -> np.ndarray:
     return torch.cat(out).numpy()
 
 
-def residual_rms(x_u8: np.ndarray) -> np.ndarray:
-    """Per image (N, H, W, 3 uint8): RMS of grey minus its 2x2 block mean, in grey levels (fine detail)."""
-    out = np.empty(len(x_u8))
-    for k in range(0, len(x_u8), 1024):
-        a = x_u8[k : k + 1024].astype(np.float32).mean(-1)
-        n, h, w = a.shape
-        b = a[:, : h // 2 * 2, : w // 2 * 2].reshape(n, h // 2, 2, w // 2, 2)
-        out[k : k + n] = np.sqrt(((b - b.mean((2, 4), keepdims=True)) ** 2).mean((1, 2, 3, 4)))
-    return out
-
-
 def energy_matching_weights(reals: np.ndarray, fakes: np.ndarray, bins: int = 20) -> np.ndarray:
     """Sampling weights for ``fakes`` so that their fine-detail energy is distributed as the reals'.
 
@@ -229,7 +218,7 @@ def energy_matching_weights(reals: np.ndarray, fakes: np.ndarray, bins: int = 20
     have as much fine detail as photos. Weights = real / fake histogram ratio over
     quantile bins of the reals' log energy, capped at 20.
     """
-    r, f = np.log(residual_rms(reals) + 0.1), np.log(residual_rms(fakes) + 0.1)
+    r, f = np.log(D.residual_rms(reals) + 0.1), np.log(D.residual_rms(fakes) + 0.1)
     edges = np.quantile(r, np.linspace(0, 1, bins + 1)[1:-1])
     hist_r = np.bincount(np.searchsorted(edges, r), minlength=bins) / len(r)
     idx = np.searchsorted(edges, f)
@@ -491,19 +480,19 @@ def with_whole_gans(args, train, val, out: Path):
                 if reals is None:
                     n_pool = args.pool if split == "train" else max(64, args.pool // 6)
                     reals = G.crop_pool(args.data, split, n_pool, seed).numpy().transpose(0, 2, 3, 1)
-                    real_detail = float(np.median(residual_rms(reals)))
-                    real_spread = G.spread(reals)
-                n = args.whole_gan_fakes if split == "train" else args.whole_gan_fakes // 3
+                    real_figures = G.collapse_figures(reals)
+                if split == "train":
+                    n = args.whole_gan_fakes
+                else:
+                    n = args.whole_gan_val_fakes or args.whole_gan_fakes // 3
                 # The first pictures of the draw decide; a collapsed GAN is not run further.
                 first = G.sample(gen, min(n, G.CHECK_PICTURES), seed=spec.seed)
-                detail, spread = float(np.median(residual_rms(first))), G.spread(first)
-                if detail < G.MIN_DETAIL_RATIO * real_detail or spread < G.MIN_SPREAD_RATIO * real_spread:
-                    # Collapsed to flat colour (it would teach "flat = fake", nothing about
-                    # up-sampling) or to one picture for every latent (mode collapse).
+                if G.collapsed(first, real_figures):
+                    detail, spread = G.collapse_figures(first)
                     _log(
                         out,
                         f"{split}: skipped {spec.name}, fine detail {detail:.1f} and spread {spread:.1f} "
-                        f"against the reals' {real_detail:.1f} and {real_spread:.1f}",
+                        f"against the reals' {real_figures[0]:.1f} and {real_figures[1]:.1f}",
                     )
                     continue
                 fakes = G.sample(gen, n, seed=spec.seed)
@@ -606,6 +595,12 @@ def main(argv: list[str] | None = None) -> int:
         default=3000,
         metavar="N",
         help="fakes per --whole-gans training GAN (a third as many for the validation GAN)",
+    )
+    p.add_argument(
+        "--whole-gan-val-fakes",
+        type=int,
+        metavar="N",
+        help="fakes from the --whole-gans validation GAN (default: a third of --whole-gan-fakes)",
     )
     p.add_argument(
         "--data-cache",
