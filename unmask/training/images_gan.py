@@ -30,7 +30,8 @@ trains the ``TRAIN_ARCHS`` GANs on the training sources and the ``VAL_ARCHS`` on
 validation sources, and saves each as ``NAME.pt`` (for ``train_images --whole-gans DIR``)
 beside a strip of its pictures, ``NAME.png``, to look at. Ten CPU minutes a GAN is far from
 convergence and some collapse; ``train_images`` drops those (``MIN_DETAIL_RATIO``,
-``MIN_SPREAD_RATIO``).
+``MIN_SPREAD_RATIO``). Without ``--mbstd`` three of run 9's five training GANs collapsed
+(seed 7); with it none of the three retrained in run 10 did (seed 8, the same ten minutes).
 """
 
 from __future__ import annotations
