@@ -74,7 +74,7 @@ def _pool(n: int = 16, px: int = D.GEN_CROP_PX) -> "torch.Tensor":
 
 
 def test_training_moves_the_generator_and_a_saved_one_draws_the_same(tmp_path) -> None:
-    spec = _spec("dcgan", train_s=1.5)
+    spec = _spec("dcgan", train_s=3.0)  # time-bound: a few steps even on a loaded machine
     before = G.sample(G.make_generator(spec), 4, seed=2)
     gen, steps = G.train_gan(spec, _pool(), batch=4)
     assert steps >= 2
@@ -88,6 +88,18 @@ def test_training_moves_the_generator_and_a_saved_one_draws_the_same(tmp_path) -
     assert np.array_equal(G.sample(noisy, 2, seed=5), G.sample(noisy, 2, seed=5))  # noise seeded too
     # The collapse checks look at the first pictures of a draw: they are the first of a longer one.
     assert np.array_equal(G.sample(again, 70, seed=2, batch=64)[:64], G.sample(again, 64, seed=2, batch=64))
+
+
+def test_training_log_shows_collapse_figures_against_the_pool(monkeypatch) -> None:
+    monkeypatch.setattr(G, "LOG_EVERY", 1)
+    monkeypatch.setattr(G, "CHECK_EVERY", 2)
+    lines: list[str] = []
+    spec = G.WholeGAN("t_mb", "progan", width=8, train_s=4.0, seed=3, mbstd=True)
+    G.train_gan(spec, _pool(), batch=4, log=lines.append)
+    checked = [ln for ln in lines if "detail" in ln]
+    assert checked and len(checked) < len(lines)
+    pool_figures = G.collapse_figures(_pool().numpy().transpose(0, 2, 3, 1))
+    assert f"/ {pool_figures[0]:.1f}, spread" in checked[0] and checked[0].endswith(f"/ {pool_figures[1]:.1f}")
 
 
 def test_whole_gan_fakes_are_appended_by_split_and_flat_gans_dropped(tmp_path) -> None:

@@ -61,6 +61,7 @@ MIN_DETAIL_RATIO = 0.5
 # has collapsed to one picture for every latent (mode collapse).
 MIN_SPREAD_RATIO = 0.25
 CHECK_PICTURES = 256  # both checks look at the first pictures of a GAN's draw
+LOG_EVERY, CHECK_EVERY = 500, 2000  # train_gan's log: losses, and collapse figures (steps)
 
 
 @dataclass(frozen=True)
@@ -206,8 +207,8 @@ def train_gan(spec: WholeGAN, pool, device: str = "cpu", batch: int = 16, log=No
 
     Hinge loss, one critic step per generator step, Adam (0.0, 0.9) at 2e-4 / 4e-4 (SN-GAN,
     BigGAN's two time-scales). Returns the generator in eval mode and its step count. Every
-    2,000 steps ``log`` gets the collapse figures of 64 pictures against the pool's, so a
-    collapse shows while it trains.
+    ``CHECK_EVERY`` steps ``log`` gets the collapse figures of 64 pictures against the pool's,
+    so a collapse shows while it trains.
     """
     import torch
     from torch.nn import functional as F
@@ -238,9 +239,9 @@ def train_gan(spec: WholeGAN, pool, device: str = "cpu", batch: int = 16, log=No
         g_loss.backward()
         g_opt.step()
         k += 1
-        if log is not None and k % 500 == 0:
+        if log is not None and k % LOG_EVERY == 0:
             msg = f"{spec.name}: step {k}, d {d_loss.item():.3f}, g {g_loss.item():.3f}"
-            if k % 2000 == 0:
+            if k % CHECK_EVERY == 0:
                 detail, spread_ = collapse_figures(sample(gen, 64, seed=0))
                 msg += f", detail {detail:.1f} / {reals[0]:.1f}, spread {spread_:.1f} / {reals[1]:.1f}"
             log(msg)
