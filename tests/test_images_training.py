@@ -206,6 +206,32 @@ def test_mobilenet_variant_keeps_the_detectors_contract(tmp_path, input_kind) ->
     assert maps.shape == (1, 1, 3, 5)
 
 
+def test_several_checkpoints_export_as_the_mean_of_their_outputs(tmp_path) -> None:
+    import onnxruntime as ort
+
+    from unmask.training import images_model as M
+    from unmask.training.export import export
+
+    config = {"arch": "residualnet", "widths": [8, 16, 16], "depths": [1, 1, 1]}
+    ckpts, models = [], []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        model = M.build(config).eval()
+        models.append(model)
+        ckpts.append(tmp_path / f"m{seed}.pt")
+        torch.save({"config": config, "state_dict": model.state_dict()}, ckpts[-1])
+    export(ckpts, tmp_path / "mean.onnx")  # checks ONNX against torch itself
+    x = torch.rand(2, 3, 48, 64)
+    with torch.no_grad():
+        (l0, m0), (l1, m1) = models[0](x), models[1](x)
+    session = ort.InferenceSession(str(tmp_path / "mean.onnx"), providers=["CPUExecutionProvider"])
+    logit, logit_map = session.run(["logit", "logit_map"], {"image": x.numpy()})
+    assert np.abs((l0 - l1).numpy()).max() > 1e-3  # two different members
+    assert np.allclose(logit, ((l0 + l1) / 2).numpy(), atol=1e-4)
+    assert np.allclose(logit_map, ((m0 + m1) / 2).numpy(), atol=1e-4)
+    assert np.allclose(logit, logit_map.mean(axis=(1, 2, 3)), atol=1e-5)
+
+
 def test_imagenet_weights_load_into_the_truncated_backbone() -> None:
     from unmask.training import images_model as M
     from unmask.training import mobilenet_v2

@@ -96,15 +96,34 @@ def load_folded_convs(model, path: Path) -> tuple[int, dict]:
     return len(pairs), {"graph": graph, "inits": inits}
 
 
-def export(ckpt: Path, onnx_path: Path, *, opset: int = 17) -> str:
-    """Write ``onnx_path`` from ``ai-image`` checkpoint ``ckpt``; returns the file's sha256."""
+def export(ckpt: Path | list[Path], onnx_path: Path, *, opset: int = 17) -> str:
+    """Write ``onnx_path`` from ``ai-image`` checkpoint ``ckpt``; returns the file's sha256.
+
+    Several checkpoints make one graph whose ``logit`` and ``logit_map`` are the members' means
+    (a seed ensemble; the logit stays the mean of the map). It costs one network per member.
+    """
     import torch
+    from torch import nn
 
     from unmask.training.images_model import build
 
-    state = torch.load(ckpt, map_location="cpu", weights_only=True)
-    model = build(state["config"]).eval()
-    model.load_state_dict(state["state_dict"])
+    members = []
+    for path in [ckpt] if isinstance(ckpt, Path) else ckpt:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        member = build(state["config"]).eval()
+        member.load_state_dict(state["state_dict"])
+        members.append(member)
+
+    class MeanOf(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.members = nn.ModuleList(members)
+
+        def forward(self, x):
+            outs = [m(x) for m in self.members]
+            return tuple(torch.stack(o).mean(0) for o in zip(*outs))
+
+    model = members[0] if len(members) == 1 else MeanOf().eval()
     return export_module(
         model,
         onnx_path,
@@ -124,12 +143,14 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m unmask.training.export", description=__doc__.split("\n")[0]
     )
-    p.add_argument("--ckpt", type=Path, required=True)
+    p.add_argument(
+        "--ckpt", type=Path, nargs="+", required=True, help="one checkpoint, or several for their mean"
+    )
     p.add_argument(
         "--onnx", type=Path, default=Path("unmask/detectors/weights/ai-image.onnx")
     )
     args = p.parse_args(argv)
-    digest = export(args.ckpt, args.onnx)
+    digest = export(args.ckpt[0] if len(args.ckpt) == 1 else args.ckpt, args.onnx)
     print(f"{args.onnx}  {args.onnx.stat().st_size} bytes  sha256 {digest}")
     return 0
 
