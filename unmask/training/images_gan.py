@@ -189,7 +189,12 @@ def make_generator(spec: WholeGAN):  # -> torch.nn.Module
 
 def collapse_figures(pictures: np.ndarray) -> tuple[float, float]:
     """(fine detail, spread) of the first ``CHECK_PICTURES`` (N, H, W, 3) uint8 pictures: the median
-    2x2-block residual RMS and ``spread``, both in grey levels."""
+    2x2-block residual RMS and ``spread``, both in grey levels.
+
+    Real pools are measured the same way since run 10 (their first 256 crops: 8.3 / 64.9 for the
+    training pool); run 9 took the detail of all 4,000 and the spread of 256 spread over them
+    (8.0 / 63.4), which changes none of its decisions.
+    """
     first = pictures[:CHECK_PICTURES]
     return float(np.median(D.residual_rms(first))), spread(first)
 
