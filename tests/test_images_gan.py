@@ -155,3 +155,12 @@ def test_spread_is_zero_for_a_mode_collapsed_gan() -> None:
     one = _pool(1).numpy().transpose(0, 2, 3, 1)
     assert G.spread(np.repeat(one, 8, axis=0)) == 0.0
     assert G.spread(_pool(8).numpy().transpose(0, 2, 3, 1)) > 10
+
+
+def test_collapse_rule_drops_flat_or_repeated_pictures_only() -> None:
+    reals = G.collapse_figures(_pool(16).numpy().transpose(0, 2, 3, 1))
+    one = _pool(1).numpy().transpose(0, 2, 3, 1)
+    flat = np.full((16, D.GEN_CROP_PX, D.GEN_CROP_PX, 3), 120, np.uint8)
+    assert G.collapsed(G.collapse_figures(np.repeat(one, 16, axis=0)), reals)  # mode collapse
+    assert G.collapsed(G.collapse_figures(flat), reals)  # flat colour
+    assert not G.collapsed(G.collapse_figures(_pool(16).numpy()[::-1].transpose(0, 2, 3, 1)), reals)

@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         "--onnx", type=Path, default=Path("unmask/detectors/weights/ai-image.onnx")
     )
     args = p.parse_args(argv)
-    digest = export(args.ckpt[0] if len(args.ckpt) == 1 else args.ckpt, args.onnx)
+    digest = export(args.ckpt, args.onnx)
     print(f"{args.onnx}  {args.onnx.stat().st_size} bytes  sha256 {digest}")
     return 0
 

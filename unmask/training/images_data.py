@@ -110,6 +110,16 @@ def base_image(
     return np.asarray(im.resize(size, resample, reducing_gap=None))
 
 
+def split_seed(split: str, seed: int) -> int:
+    """The seed of one split's draws: the run's seed for training, another for validation."""
+    return seed if split == "train" else seed + 1000
+
+
+def split_pool_size(split: str, n: int) -> int:
+    """Real crops in one split's pool: ``n`` for training, a sixth (at least 64) for validation."""
+    return n if split == "train" else max(64, n // 6)
+
+
 def mixed_crops(
     photos: list[np.ndarray], faces: list[np.ndarray], n: int, rng: random.Random
 ) -> np.ndarray:

@@ -199,12 +199,11 @@ def collapse_figures(pictures: np.ndarray) -> tuple[float, float]:
     return float(np.median(D.residual_rms(first))), spread(first)
 
 
-def collapsed(pictures: np.ndarray, reals: tuple[float, float]) -> bool:
-    """Whether a GAN's pictures fail ``MIN_DETAIL_RATIO`` or ``MIN_SPREAD_RATIO`` against the reals'
-    ``collapse_figures``: flat colour would teach "flat = fake", nothing about up-sampling; one
-    picture for every latent (mode collapse) teaches one picture."""
-    detail, spread_ = collapse_figures(pictures)
-    return detail < MIN_DETAIL_RATIO * reals[0] or spread_ < MIN_SPREAD_RATIO * reals[1]
+def collapsed(figures: tuple[float, float], reals: tuple[float, float]) -> bool:
+    """Whether a GAN's ``collapse_figures`` fail ``MIN_DETAIL_RATIO`` or ``MIN_SPREAD_RATIO`` against
+    the reals': flat colour would teach "flat = fake", nothing about up-sampling; one picture for
+    every latent (mode collapse) teaches one picture."""
+    return figures[0] < MIN_DETAIL_RATIO * reals[0] or figures[1] < MIN_SPREAD_RATIO * reals[1]
 
 
 def train_gan(spec: WholeGAN, pool, device: str = "cpu", batch: int = 16, log=None):
@@ -332,14 +331,15 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     log = lambda msg: print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
     # The training GANs learn from the training sources, the held-out one from the validation sources.
-    for split, archs, seed in (("train", TRAIN_ARCHS, args.seed), ("val", VAL_ARCHS, args.seed + 1000)):
+    for split, archs in (("train", TRAIN_ARCHS), ("val", VAL_ARCHS)):
+        seed = D.split_seed(split, args.seed)
         # Drawn for all architectures, then filtered: --only does not change a GAN's seed.
         todo = [
             s for s in specs(archs, args.train_s, seed, args.mbstd) if not args.only or s.arch in args.only
         ]
         if not todo:
             continue
-        pool = crop_pool(args.data, split, args.pool if split == "train" else max(64, args.pool // 6), seed)
+        pool = crop_pool(args.data, split, D.split_pool_size(split, args.pool), seed)
         log(f"{split}: pool {tuple(pool.shape)}")
         for spec in todo:
             if (args.out / f"{spec.name}.pt").is_file():

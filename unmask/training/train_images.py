@@ -350,7 +350,8 @@ def make_data(args, out: Path, device: str):
     workers = args.workers or max(1, (os.cpu_count() or 2) - 1)
     with get_context("fork").Pool(workers) as pool:
         splits = {}
-        for split, seed in (("train", args.seed), ("val", args.seed + 1000)):
+        for split in ("train", "val"):
+            seed = D.split_seed(split, args.seed)
             paths = D.list_sources(
                 args.data, split=split, max_faces=args.max_faces, seed=seed
             )
@@ -358,8 +359,7 @@ def make_data(args, out: Path, device: str):
                 paths = paths[:12] + paths[-12:]
             is_photo = ["photos" in p.parts for p in paths]
             bases = _bases(paths, seed, pool)
-            n_pool = args.pool if split == "train" else max(64, args.pool // 6)
-            splits[split] = _crop_pool(bases, is_photo, n_pool, seed)
+            splits[split] = _crop_pool(bases, is_photo, D.split_pool_size(split, args.pool), seed)
             _log(
                 out,
                 f"{split}: {len(paths)} sources ({sum(is_photo)} photos), pool {splits[split].shape}",
@@ -472,13 +472,13 @@ def with_whole_gans(args, train, val, out: Path):
     merged = {}
     workers = args.workers or max(1, (os.cpu_count() or 2) - 1)
     with get_context("fork").Pool(workers) as pool:
-        for split, seed, arrays in (("train", args.seed, train), ("val", args.seed + 1000, val)):
+        for split, arrays in (("train", train), ("val", val)):
             reals, added = None, []
             for gen, spec, steps in gans:
                 if (spec.arch in G.VAL_ARCHS) != (split == "val"):
                     continue
                 if reals is None:
-                    n_pool = args.pool if split == "train" else max(64, args.pool // 6)
+                    n_pool, seed = D.split_pool_size(split, args.pool), D.split_seed(split, args.seed)
                     reals = G.crop_pool(args.data, split, n_pool, seed).numpy().transpose(0, 2, 3, 1)
                     real_figures = G.collapse_figures(reals)
                 if split == "train":
@@ -487,8 +487,8 @@ def with_whole_gans(args, train, val, out: Path):
                     n = args.whole_gan_val_fakes or args.whole_gan_fakes // 3
                 # The first pictures of the draw decide; a collapsed GAN is not run further.
                 first = G.sample(gen, min(n, G.CHECK_PICTURES), seed=spec.seed)
-                if G.collapsed(first, real_figures):
-                    detail, spread = G.collapse_figures(first)
+                detail, spread = G.collapse_figures(first)
+                if G.collapsed((detail, spread), real_figures):
                     _log(
                         out,
                         f"{split}: skipped {spec.name}, fine detail {detail:.1f} and spread {spread:.1f} "
